@@ -1,0 +1,19 @@
+"""accelsim: a cycle-level simulator of LLM accelerators.
+
+Python API::
+
+    from sim import load_arch, load_workload, simulate
+    arch = load_arch("arch_configs/systolic.yaml", overrides=["array.rows=256"])
+    report = simulate(arch, "llama7b_decode", overrides=["workload.batch=8"])
+    print(report.cycles, report.energy_joules, report.area_mm2)
+"""
+
+__version__ = "0.1.0"
+
+from sim.arch import Arch, load_arch  # noqa: E402
+from sim.errors import ConfigError, SimError, WorkloadError  # noqa: E402
+from sim.report import Report  # noqa: E402
+from sim.simulate import load_workload, simulate  # noqa: E402
+
+__all__ = ["Arch", "load_arch", "load_workload", "simulate", "Report", "ConfigError",
+           "WorkloadError", "SimError", "__version__"]

@@ -1,0 +1,82 @@
+"""Loading an architecture: YAML -> ``extends:`` -> ``--set`` overrides -> schema -> rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.config import Config, apply_overrides, load_yaml_file, parse_override, validate
+from sim.config.loader import resolve_extends
+from sim.errors import ConfigError
+from sim.family import Family, get_family
+
+ROOT = Path(__file__).resolve().parent.parent
+ARCH_DIR = ROOT / "arch_configs"
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A validated architecture: its family, resolved config and where it came from."""
+
+    family: Family
+    cfg: Config
+    file: str | None
+
+    @property
+    def kind(self) -> str:
+        return self.family.kind
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    def resolved(self) -> dict:
+        """The full resolved config (defaults filled, canonical units) with ``kind``."""
+        return {"kind": self.kind, **self.cfg.to_dict()}
+
+
+def split_overrides(items: list[str] | None) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """Split ``--set`` strings into arch and workload overrides (``workload.`` prefix)."""
+    arch, work = [], []
+    for text in items or []:
+        key, value = parse_override(text)
+        if key.startswith("workload."):
+            work.append((key[len("workload."):], value))
+        elif key.startswith("arch."):
+            arch.append((key[len("arch."):], value))
+        else:
+            arch.append((key, value))
+    return arch, work
+
+
+def load_arch(source: str | Path | dict, overrides: list[str] | list[tuple[str, Any]] = ()) -> Arch:
+    """Load and validate an arch config from a YAML path (or an already-parsed mapping).
+
+    ``overrides`` are ``"a.b=value"`` strings or ``(key, value)`` pairs; they apply after
+    ``extends:`` and before validation, exactly like ``--set`` on the command line.
+    """
+    pairs = [parse_override(o) if isinstance(o, str) else o for o in overrides]
+    pairs = [(k[len("arch."):] if k.startswith("arch.") else k, v) for k, v in pairs]
+    if isinstance(source, dict):
+        raw, file = source, None
+        base = ARCH_DIR / "<dict>"
+    else:
+        file = str(source)
+        raw = load_yaml_file(source)
+        base = Path(source)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file or '<config>'}: expected a mapping with kind: ... at the top "
+                          f"level, got {type(raw).__name__}")
+    raw = resolve_extends(raw, base, [ARCH_DIR, ARCH_DIR / "presets"])
+    raw = apply_overrides(raw, pairs)
+    if "kind" not in raw:
+        raise ConfigError(f"{file or '<config>'}: kind: missing; it selects the accelerator family")
+    family = get_family(raw["kind"], file)
+    body = {k: v for k, v in raw.items() if k != "kind"}
+    data, problems = validate(body, family.schema, file)
+    if not problems:
+        problems = family.check(Config(data), file)
+    if problems:
+        raise ConfigError(problems)
+    return Arch(family, Config(data), file)

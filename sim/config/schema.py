@@ -1,0 +1,107 @@
+"""Layer one of validation: the schema (types, units, bounds, unknown keys).
+
+:func:`validate` walks a raw YAML mapping against a :class:`~sim.config.fields.Section`, fills
+defaults, converts quantities to canonical units and collects *every* problem (it does not stop
+at the first). Layer two, the semantic rules, belongs to each family (``Family.check``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any
+
+from sim.config.fields import Field, Section
+from sim.errors import where
+from sim.units import UNITS, UnitError, parse_quantity
+
+
+def did_you_mean(name: str, options) -> str:
+    """`` (did you mean 'rows'?)`` when a close match exists, else an empty string."""
+    close = difflib.get_close_matches(str(name), list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def validate(raw: Any, schema: Section, file: str | None, prefix: str = "",
+             problems: list[str] | None = None) -> tuple[dict, list[str]]:
+    """Check ``raw`` against ``schema``; return ``(resolved_dict, problems)``.
+
+    ``prefix`` is the key path of ``raw`` inside the file, used in messages.
+    """
+    problems = [] if problems is None else problems
+    out: dict = {}
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        problems.append(f"{where(file, prefix or '<top>')}: expected a mapping of keys, "
+                        f"got {type(raw).__name__} {_show(raw)}")
+        raw = {}
+    for key in raw:
+        if not isinstance(key, str) or key not in schema.fields:
+            path = f"{prefix}.{key}" if prefix else str(key)
+            problems.append(f"{where(file, path)}: unknown key{did_you_mean(key, schema.fields)}; "
+                            f"allowed here: {', '.join(schema.fields)}")
+    for name, item in schema.fields.items():
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(item, Section):
+            out[name], _ = validate(raw.get(name), item, file, path, problems)
+            continue
+        if name not in raw:
+            if item.required:
+                problems.append(f"{where(file, path)}: missing required key; expected {item.allowed()}")
+                out[name] = None
+            else:
+                out[name] = item.default
+            continue
+        out[name] = coerce(raw[name], item, file, path, problems)
+    return out, problems
+
+
+def coerce(value: Any, spec: Field, file: str | None, path: str, problems: list[str]) -> Any:
+    """Convert one raw value to the field's type; append a message and return the default on error."""
+    def bad(reason: str = "") -> Any:
+        detail = reason or f"expected {spec.allowed()}, got {_show(value)}"
+        problems.append(f"{where(file, path)}: {detail}")
+        return spec.default if not spec.required else None
+
+    if value is None:
+        return None if spec.nullable else bad()
+    kind = spec.type
+    if kind == "bool":
+        return value if isinstance(value, bool) else bad()
+    if kind == "str":
+        return value if isinstance(value, str) and value else bad()
+    if kind == "enum":
+        if isinstance(value, str) and value in spec.choices:
+            return value
+        return bad(f"{_show(value)} is not allowed{did_you_mean(value, spec.choices)}; "
+                   f"expected {spec.allowed()}")
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return bad()
+        if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
+            return bad()
+        number: float = int(value)
+    elif kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return bad()
+        number = float(value)
+    elif kind in UNITS:
+        try:
+            number = parse_quantity(value, kind)
+        except UnitError as exc:
+            return bad(str(exc))
+    else:  # pragma: no cover - guarded by Field.__post_init__
+        raise TypeError(kind)
+    if spec.positive and not number > 0:
+        return bad(f"must be > 0, got {_show(value)}")
+    if spec.minimum is not None and number < spec.minimum:
+        return bad(f"must be >= {spec.minimum:g}, got {_show(value)}")
+    if spec.maximum is not None and number > spec.maximum:
+        return bad(f"must be <= {spec.maximum:g}, got {_show(value)}")
+    return number
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

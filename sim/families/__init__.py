@@ -1,0 +1,1 @@
+"""Accelerator families. Each module registers one ``kind``; they are discovered by scanning."""

@@ -1,0 +1,325 @@
+"""TPU-like NPU: an R x C systolic array (OS / WS / IS), SRAM buffers, vector unit, DRAM.
+
+Compute timing is SCALE-Sim v3's fold model (see :mod:`sim.kernels.systolic`), proven exact by
+the register-level model in :mod:`sim.reference.systolic_pe` and against the ``scalesim`` package.
+Memory timing comes from the event core: each fold is a tile whose operands are streamed from
+DRAM through double-buffered SRAM (:mod:`sim.kernels.pipeline`), so a small SRAM or a slow DRAM
+shows up as stall cycles, reported apart from compute cycles.
+
+Mapping (per GEMM, column folds outer, row folds inner, like SCALE-Sim):
+
+* os: rows <- M, cols <- N, time <- K. The A block of a row fold is reused across column folds
+  when the whole A fits in half the ifmap buffer; the B block of a column fold is kept across its
+  row folds when it fits in half the filter buffer. Each fold writes its R x C outputs.
+* ws: rows <- K, cols <- N, time <- M. The weight tile is loaded once per fold; the A block of a
+  row fold is reused across column folds when A fits in half the ifmap buffer; partial sums of a
+  column fold stay in the ofmap buffer across row folds (spilled to DRAM if they do not fit).
+* is: rows <- K, cols <- M, time <- N. As ws with A stationary and B streaming.
+
+Activations (GEMM inputs and outputs, vector-op operands) stay on chip when the tensor fits in
+half the ifmap buffer, otherwise they go through DRAM; weights and the KV cache always come from
+DRAM.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.components import (DRAM, TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, DramChannel,
+                            dram_energy_per_bit, sram_section)
+from sim.config import Config, Field, Section
+from sim.costs import CostModel, Price, source_of
+from sim.engine import coalesce
+from sim.errors import where
+from sim.family import AreaItem, Family, OpPlan, register_family
+from sim.kernels.systolic import DATAFLOWS, fold_grid
+from sim.ops import Elementwise, Gemm, bits_to_bytes
+
+ARRAY = Section("The systolic PE array", {
+    "rows": Field("int", 128, "PE rows (R)", positive=True, maximum=65536),
+    "cols": Field("int", 128, "PE columns (C)", positive=True, maximum=65536),
+    "dataflow": Field("enum", "ws", "Which operand stays in the PEs", choices=DATAFLOWS),
+    "number_format": Field("enum", "fp", "Multiplier arithmetic", choices=("int", "fp")),
+    "input_bits": Field("int", 16, "Activation operand width", unit="bits", minimum=1, maximum=32),
+    "weight_bits": Field("int", 16, "Weight / KV operand width", unit="bits", minimum=1, maximum=32),
+    "acc_bits": Field("int", 32, "Accumulator and partial-sum width", unit="bits", minimum=1,
+                      maximum=64),
+})
+
+SCHEMA = Section("Systolic-array NPU", {
+    "name": Field("str", "systolic", "Display name of this design point"),
+    "description": Field("str", None, "Free text", nullable=True),
+    "tech": TECH,
+    "array": ARRAY,
+    "sram": sram_section("On-chip SRAM buffers (SCALE-Sim's three scratchpads)",
+                         {"ifmap": 8 * 2**20, "filter": 8 * 2**20, "ofmap": 4 * 2**20}),
+    "vector": VECTOR,
+    "dram": DRAM,
+})
+
+
+@dataclass
+class Ctx:
+    """Everything a plan needs, computed once per arch."""
+
+    cfg: Config
+    file: str | None
+    costs: CostModel
+    channel: DramChannel
+    rows: int
+    cols: int
+    dataflow: str
+    resident_bytes: int
+    mac_e: Price
+    mac_a: Price
+    reg_e: Price
+    reg_a: Price
+    fma_e: Price
+    fma_a: Price
+    dram_e: Price
+    sram_e: dict[str, Price]
+
+
+@register_family
+class Systolic(Family):
+    kind = "systolic"
+    description = "TPU-like NPU: R x C systolic array (os/ws/is), SRAM buffers, vector unit, DRAM"
+    schema = SCHEMA
+
+    # ---- configuration -------------------------------------------------------------------
+    def check(self, cfg: Config, file: str | None) -> list[str]:
+        a, s = cfg.array, cfg.sram
+        out = []
+        tile = a.rows * a.cols
+        if a.dataflow == "ws":
+            need, buf, what = 2 * bits_to_bytes(tile, a.weight_bits), "filter", "weight"
+        elif a.dataflow == "is":
+            need, buf, what = 2 * bits_to_bytes(tile, a.input_bits), "ifmap", "input"
+        else:
+            need, buf, what = bits_to_bytes(tile, a.acc_bits), "ofmap", "output"
+        if s[buf] < need:
+            out.append(f"{where(file, 'sram.' + buf)}: {s[buf]:.0f} B cannot hold the "
+                       f"{'two ' if a.dataflow != 'os' else ''}{a.rows}x{a.cols} stationary "
+                       f"{what} tile{'s' if a.dataflow != 'os' else ''} of the {a.dataflow} "
+                       f"dataflow; needs >= {need} B")
+        stream = 2 * bits_to_bytes(max(a.rows, a.cols), max(a.input_bits, a.weight_bits))
+        for name in ("ifmap", "filter"):
+            if s[name] < stream:
+                out.append(f"{where(file, 'sram.' + name)}: {s[name]:.0f} B cannot double-buffer "
+                           f"one operand column ({stream} B)")
+        if a.acc_bits < max(a.input_bits, a.weight_bits):
+            out.append(f"{where(file, 'array.acc_bits')}: {a.acc_bits} is narrower than the "
+                       f"operands ({max(a.input_bits, a.weight_bits)} bits)")
+        return out
+
+    def native_bits(self, cfg: Config) -> dict[str, int]:
+        return {"weight_bits": cfg.array.weight_bits, "act_bits": cfg.array.input_bits}
+
+    def check_workload(self, ctx: Ctx, workload) -> list[str]:
+        a, w = ctx.cfg.array, workload.cfg
+        label = workload.source_file or f"workload {workload.name}"
+        out = []
+        for key, have, limit, field in (("weight_bits", w.weight_bits, a.weight_bits, "weight_bits"),
+                                         ("act_bits", w.act_bits, a.input_bits, "input_bits"),
+                                         ("kv_bits", w.kv_bits, a.weight_bits, "weight_bits")):
+            if have > limit:
+                out.append(f"{where(label, 'workload.' + key)}: {have} bits exceed "
+                           f"array.{field}={limit} of {ctx.file or 'the arch'}; allowed: <= {limit}")
+        return out
+
+    def prepare(self, cfg: Config, file: str | None) -> Ctx:
+        t, a = cfg.tech, cfg.array
+        costs = CostModel(t.node_nm, t.vdd)
+        mac_e, mac_a = costs.mac(a.number_format, a.input_bits, a.weight_bits, a.acc_bits)
+        reg_e, reg_a = costs.register_bit()
+        fma_e, fma_a = costs.fp32_fma()
+        banks = cfg.sram.banks
+        sram_e = {b: costs.sram_bit_energy(cfg.sram[b] / banks) for b in ("ifmap", "filter", "ofmap")}
+        return Ctx(cfg, file, costs, DramChannel(cfg.dram, t.frequency), a.rows, a.cols,
+                   a.dataflow, int(cfg.sram.ifmap // 2), mac_e, mac_a, reg_e, reg_a, fma_e, fma_a,
+                   dram_energy_per_bit(cfg.dram, costs), sram_e)
+
+    def units(self, ctx: Ctx) -> list[str]:
+        return ["array", "vector"]
+
+    def channel(self, ctx: Ctx) -> DramChannel:
+        return ctx.channel
+
+    # ---- mapping ---------------------------------------------------------------------------
+    def plan(self, ctx: Ctx, op) -> OpPlan:
+        if isinstance(op, Gemm):
+            return self._plan_gemm(ctx, op)
+        if isinstance(op, Elementwise):
+            return self._plan_vector(ctx, op)
+        raise TypeError(f"systolic family cannot map {type(op).__name__}")
+
+    def _plan_gemm(self, ctx: Ctx, op: Gemm) -> OpPlan:
+        cfg, R, C, df = ctx.cfg, ctx.rows, ctx.cols, ctx.dataflow
+        acc = cfg.array.acc_bits
+        r_used, c_used, t, cpf = fold_grid(df, R, C, op.m, op.n, op.k)
+        n_folds = r_used.size
+        sr_folds = _row_folds(df, R, op)
+        i = np.tile(np.arange(sr_folds), n_folds // sr_folds)
+        first_col_pass = np.arange(n_folds) < sr_folds
+        last_row = i == sr_folds - 1
+        a_resident = op.a_bytes <= ctx.resident_bytes
+        c_resident = op.c_bytes <= ctx.resident_bytes
+        nb = _nbytes
+        half_if, half_fl, of = cfg.sram.ifmap / 2, cfg.sram.filter / 2, cfg.sram.ofmap
+        a_inst = bits_to_bytes(op.m * op.k, op.a_bits)
+        b_inst = bits_to_bytes(op.k * op.n, op.b_bits)
+        zeros = np.zeros(n_folds, dtype=np.int64)
+        sram = {"ifmap": [0, 0], "filter": [0, 0], "ofmap": [0, 0]}  # [read, write] bytes
+
+        if df == "os":
+            a_blk = nb(r_used * t, op.a_bits)
+            a_reuse = a_inst <= half_if
+            a_fetch = np.where(first_col_pass | (not a_reuse), a_blk, 0)
+            b_blk = nb(t * c_used, op.b_bits)
+            b_keep = bits_to_bytes(t * C, op.b_bits) <= half_fl
+            b_fetch = np.where((i == 0) | (not b_keep), b_blk, 0)
+            load = (zeros if a_resident else a_fetch) + b_fetch
+            out = nb(r_used * c_used, op.c_bits)
+            store = zeros if c_resident else out
+            spill_w = spill_r = zeros
+            sram["ifmap"] = [a_blk.sum(), a_fetch.sum()]
+            sram["filter"] = [b_blk.sum(), b_fetch.sum()]
+            sram["ofmap"] = [store.sum(), out.sum()]
+            stationary_loads = 0
+        else:
+            stat_bits, stream_bits = (op.b_bits, op.a_bits) if df == "ws" else (op.a_bits, op.b_bits)
+            stream_inst, stream_half = (a_inst, half_if) if df == "ws" else (b_inst, half_fl)
+            stream_from_act = df == "ws"
+            stat = nb(r_used * c_used, stat_bits)
+            stream = nb(t * r_used, stream_bits)
+            stream_fetch = np.where(first_col_pass | (stream_inst > stream_half), stream, 0)
+            psum = nb(t * c_used, acc)
+            keep_psum = bits_to_bytes(t * C, acc) <= of
+            spill_w = np.where(~last_row & (not keep_psum), psum, 0)
+            spill_r = np.where((i > 0) & (not keep_psum), psum, 0)
+            out = np.where(last_row, nb(t * c_used, op.c_bits), 0)
+            stat_dram = zeros if (df == "is" and a_resident) else stat
+            stream_dram = zeros if (stream_from_act and a_resident) else stream_fetch
+            load = stat_dram + stream_dram + spill_r
+            store = (zeros if c_resident else out) + spill_w
+            stat_buf, stream_buf = ("filter", "ifmap") if df == "ws" else ("ifmap", "filter")
+            sram[stat_buf] = [stat.sum(), stat_dram.sum()]
+            sram[stream_buf] = [stream.sum(), stream_fetch.sum()]
+            psum_rw = np.where(i > 0, psum, 0)
+            sram["ofmap"] = [psum_rw.sum() + (0 if c_resident else out.sum()) + spill_w.sum(),
+                             np.where(last_row, 0, psum).sum() + out.sum() + spill_r.sum()]
+            # each fold shifts its stationary tile down through R rows of R x C registers
+            stationary_loads = n_folds * R * C * R * stat_bits
+        reps = op.count
+        counts, load_g, comp_g, store_g = coalesce(np.ones(n_folds * reps, dtype=np.int64),
+                                                   np.tile(load, reps),
+                                                   np.full(n_folds * reps, cpf, dtype=np.int64),
+                                                   np.tile(store, reps))
+        # ---- pricing (pJ) ----
+        macs = op.macs
+        sram_pj = sum(reps * (rw[0] + rw[1]) * 8 * ctx.sram_e[b].value for b, rw in sram.items())
+        reg_bits = macs * (op.a_bits + acc) + reps * stationary_loads
+        dram_bytes = reps * (int(load.sum()) + int(store.sum()))
+        energy = {
+            "mac": macs * ctx.mac_e.value,
+            "pe_registers": reg_bits * ctx.reg_e.value,
+            "sram": float(sram_pj),
+            "dram": dram_bytes * 8 * ctx.dram_e.value,
+        }
+        compulsory = op.b_bytes + (0 if a_resident else op.a_bytes) + (0 if c_resident else op.c_bytes)
+        roofline = max(math.ceil(macs / (R * C)),
+                       int(ctx.channel.occupancy_cycles(np.array([compulsory]))[0]))
+        mapping = (f"{df} {R}x{C}: {n_folds} folds x {reps} of {cpf} cycles; "
+                   f"A {'on chip' if a_resident else 'DRAM'}, C {'on chip' if c_resident else 'DRAM'}")
+        return OpPlan("array", counts, load_g, comp_g, store_g, macs, R * C, roofline, energy,
+                      sram_read_bytes=int(reps * sum(v[0] for v in sram.values())),
+                      sram_write_bytes=int(reps * sum(v[1] for v in sram.values())),
+                      mapping=mapping)
+
+    def _plan_vector(self, ctx: Ctx, op: Elementwise) -> OpPlan:
+        v = ctx.cfg.vector
+        per_elem = VECTOR_OPS_PER_ELEMENT[op.op]
+        work = op.elements * per_elem
+        in_dram = op.in_bytes if op.in_bytes > ctx.resident_bytes else 0
+        out_dram = op.out_bytes if op.out_bytes > ctx.resident_bytes else 0
+        load_total = op.param_read_bytes + in_dram
+        store_total = out_dram + op.kv_write_bytes
+        tiles = max(1, -(-op.elements // v.tile_elements))
+        last_elems = op.elements - (tiles - 1) * v.tile_elements
+        load = _split(load_total, tiles)
+        store = _split(store_total, tiles)
+        comp = np.array([-(-v.tile_elements * per_elem // v.lanes)] * (tiles - 1)
+                        + [-(-last_elems * per_elem // v.lanes)], dtype=np.int64)
+        ones = np.ones(tiles, dtype=np.int64)
+        # the pipeline drain is paid once, after the last tile
+        ones, load, comp, store = (np.r_[ones, 1], np.r_[load, 0], np.r_[comp, v.latency],
+                                   np.r_[store, 0])
+        counts, load_g, comp_g, store_g = coalesce(ones, load, comp, store)
+        sram_bytes = op.in_bytes + op.out_bytes + op.param_read_bytes + op.kv_write_bytes
+        energy = {
+            "vector": work * ctx.fma_e.value,
+            "sram": sram_bytes * 8 * ctx.sram_e["ifmap"].value,
+            "dram": (load_total + store_total) * 8 * ctx.dram_e.value,
+        }
+        roofline = max(-(-work // v.lanes),
+                       int(ctx.channel.occupancy_cycles(np.array([load_total + store_total]))[0]))
+        return OpPlan("vector", counts, load_g, comp_g, store_g, 0, v.lanes, roofline, energy,
+                      sram_read_bytes=op.in_bytes + op.param_read_bytes,
+                      sram_write_bytes=op.out_bytes + op.kv_write_bytes, vector_ops=work,
+                      mapping=f"{tiles} tile(s) of <= {v.tile_elements} elements, "
+                              f"{per_elem} ops/element on {v.lanes} lanes")
+
+    # ---- area and power ----------------------------------------------------------------------
+    def area(self, ctx: Ctx) -> dict[str, AreaItem]:
+        cfg, a = ctx.cfg, ctx.cfg.array
+        # input, stationary operand and partial-sum registers; no shadow weight register, since
+        # the fold timing (SCALE-Sim's) loads the next stationary tile only after a fold ends
+        reg_bits = a.input_bits + a.weight_bits + a.acc_bits
+        pe_um2 = ctx.mac_a.value + reg_bits * ctx.reg_a.value
+        items = {
+            "pe_array": AreaItem(ctx.rows * ctx.cols * pe_um2 * 1e-6,
+                                 ctx.mac_a.entries + ctx.reg_a.entries,
+                                 f"{ctx.rows}x{ctx.cols} PEs of {pe_um2:.0f} um2 "
+                                 f"(MAC + {reg_bits} register bits)"),
+        }
+        for b in ("ifmap", "filter", "ofmap"):
+            p = ctx.costs.sram_area_mm2(cfg.sram[b])
+            items[f"sram_{b}"] = AreaItem(p.value, p.entries, f"{cfg.sram[b] / 2**20:.3g} MiB")
+        items["vector_unit"] = AreaItem(cfg.vector.lanes * ctx.fma_a.value * 1e-6, ctx.fma_a.entries,
+                                        f"{cfg.vector.lanes} FP32 FMA lanes")
+        if cfg.dram.phy_area > 0:
+            items["dram_phy"] = AreaItem(cfg.dram.phy_area, ("config: dram.phy_area",),
+                                         "as configured (not node-scaled)")
+        return items
+
+    def pricing(self, ctx: Ctx) -> dict[str, list[str]]:
+        def cite(price: Price) -> list[str]:
+            return [f"{e}: {source_of(e)}" if not e.startswith("config:") else e
+                    for e in price.entries] + ([price.rule] if price.rule else [])
+        return {"mac": cite(ctx.mac_e), "pe_registers": cite(ctx.reg_e),
+                "sram": sorted({x for p in ctx.sram_e.values() for x in cite(p)}),
+                "dram": cite(ctx.dram_e), "vector": cite(ctx.fma_e)}
+
+    def static_power_w(self, ctx: Ctx, area_mm2: float) -> Price:
+        return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2, ("config: tech.leakage_w_per_mm2",))
+
+
+def _row_folds(df: str, rows: int, op: Gemm) -> int:
+    """Number of row folds (``ceil(Sr / R)``)."""
+    sr = op.m if df == "os" else op.k
+    return -(-sr // rows)
+
+
+def _nbytes(elems: np.ndarray, bits: int) -> np.ndarray:
+    return (np.asarray(elems, dtype=np.int64) * bits + 7) // 8
+
+
+def _split(total: int, parts: int) -> np.ndarray:
+    """``total`` bytes over ``parts`` tiles: equal shares, the remainder on the last tile."""
+    share = total // parts
+    out = np.full(parts, share, dtype=np.int64)
+    out[-1] += total - share * parts
+    return out

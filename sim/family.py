@@ -1,0 +1,155 @@
+"""The accelerator-family interface and its registry.
+
+A family is one module in :mod:`sim.families` that defines a :class:`Family` subclass decorated
+with :func:`register_family`. Modules are discovered by scanning the package, so adding a family
+touches no core file. ``kind:`` in an arch YAML picks the family.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.config import Config, Section
+from sim.costs import Price
+from sim.errors import ConfigError, where
+from sim.ops import Op
+
+_REGISTRY: dict[str, type["Family"]] = {}
+_DISCOVERED = False
+
+
+def register_family(cls: type["Family"]) -> type["Family"]:
+    """Class decorator: register ``cls`` under ``cls.kind`` (duplicates are a programming error)."""
+    if not getattr(cls, "kind", None):
+        raise TypeError(f"{cls.__name__} must set kind")
+    if cls.kind in _REGISTRY and _REGISTRY[cls.kind] is not cls:
+        raise TypeError(f"family kind {cls.kind!r} registered twice "
+                        f"({_REGISTRY[cls.kind].__module__} and {cls.__module__})")
+    _REGISTRY[cls.kind] = cls
+    return cls
+
+
+def discover() -> dict[str, type["Family"]]:
+    """Import every module of :mod:`sim.families` once and return the registry."""
+    global _DISCOVERED
+    if not _DISCOVERED:
+        import sim.families as pkg
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{pkg.__name__}.{info.name}")
+        _DISCOVERED = True
+    return dict(_REGISTRY)
+
+
+def get_family(kind: object, file: str | None = None) -> "Family":
+    """The registered family for ``kind``; an unknown kind lists the known ones."""
+    registry = discover()
+    if not isinstance(kind, str) or kind not in registry:
+        from sim.config.schema import did_you_mean
+        hint = did_you_mean(kind, registry) if isinstance(kind, str) else ""
+        raise ConfigError(f"{where(file, 'kind')}: unknown family {kind!r}{hint}; "
+                          f"known: {', '.join(sorted(registry))}")
+    return registry[kind]()
+
+
+@dataclass
+class OpPlan:
+    """How one op runs on one unit: tile groups plus the counts that price it.
+
+    Tile groups are run-length encoded: group ``g`` has ``counts[g]`` identical tiles, each moving
+    ``load_bytes[g]`` from DRAM before it runs, busy ``compute_cycles[g]`` on ``unit`` and writing
+    ``store_bytes[g]`` back. ``energy_pj`` holds dynamic energy by component; ``sram_bytes`` the
+    on-chip traffic (read, write); ``roofline_cycles`` max(compute bound, compulsory DRAM bound).
+    """
+
+    unit: str
+    counts: np.ndarray
+    load_bytes: np.ndarray
+    compute_cycles: np.ndarray
+    store_bytes: np.ndarray
+    macs: int
+    peak_macs_per_cycle: float
+    roofline_cycles: int
+    energy_pj: dict[str, float]
+    sram_read_bytes: int = 0
+    sram_write_bytes: int = 0
+    vector_ops: int = 0
+    mapping: str = ""
+
+    @property
+    def dram_read_bytes(self) -> int:
+        return int((self.counts * self.load_bytes).sum())
+
+    @property
+    def dram_write_bytes(self) -> int:
+        return int((self.counts * self.store_bytes).sum())
+
+    @property
+    def ideal_compute_cycles(self) -> int:
+        return int((self.counts * self.compute_cycles).sum())
+
+
+@dataclass(frozen=True)
+class AreaItem:
+    """Area of one component in mm² and the price entries it came from."""
+
+    mm2: float
+    entries: tuple[str, ...]
+    detail: str = ""
+
+
+class Family(abc.ABC):
+    """Base class of an accelerator family (see docs/adding_a_family.md).
+
+    Subclasses set ``kind``, ``description`` and ``schema`` (a :class:`~sim.config.Section`) as
+    class attributes and implement the abstract methods.
+    """
+
+    kind = ""
+    description = ""
+    schema: Section
+
+    def check(self, cfg: Config, file: str | None) -> list[str]:
+        """Layer-two rules across fields; return one message per problem."""
+        return []
+
+    def native_bits(self, cfg: Config) -> dict[str, int]:
+        """Default ``weight_bits`` / ``act_bits`` for workloads that leave them null."""
+        return {"weight_bits": 16, "act_bits": 16}
+
+    def check_workload(self, ctx, workload) -> list[str]:
+        """Problems running ``workload`` on this architecture (precision, capacity)."""
+        return []
+
+    def pricing(self, ctx) -> dict[str, list[str]]:
+        """For each energy component, the cost-table entries (with sources) that priced it."""
+        return {}
+
+    @abc.abstractmethod
+    def prepare(self, cfg: Config, file: str | None):
+        """Per-arch context shared by every op's plan (costs, channel, peaks)."""
+
+    @abc.abstractmethod
+    def plan(self, ctx, op: Op) -> OpPlan:
+        """Map one op onto the hardware."""
+
+    @abc.abstractmethod
+    def area(self, ctx) -> dict[str, AreaItem]:
+        """Area per component in mm², each non-zero or explained."""
+
+    @abc.abstractmethod
+    def units(self, ctx) -> list[str]:
+        """Names of the units that ops can occupy (for the event core and the trace)."""
+
+    @abc.abstractmethod
+    def static_power_w(self, ctx, area_mm2: float) -> Price:
+        """Leakage power (W) of the chip with ``area_mm2`` of on-chip area."""
+
+    @abc.abstractmethod
+    def channel(self, ctx):
+        """The DRAM channel object ops stream through."""

@@ -1,0 +1,100 @@
+"""Exact compute cycles of a GEMM on an R x C systolic array (OS, WS, IS dataflows).
+
+The GEMM C[M,N] = A[M,K] @ B[K,N] is mapped to spatial rows ``Sr``, spatial columns ``Sc`` and a
+temporal dimension ``T`` as in SCALE-Sim v3:
+
+========  ======  ======  =====
+dataflow  Sr      Sc      T
+========  ======  ======  =====
+os        M       N       K
+ws        K       N       M
+is        K       M       N
+========  ======  ======  =====
+
+The array processes ``ceil(Sr/R) * ceil(Sc/C)`` folds strictly one after another; every fold is
+padded to the full array, so each costs the same number of cycles:
+
+* os: ``T + R + C - 2``   (operands skew in over R-1 / C-1 cycles, the last MAC fires in PE(R-1,C-1))
+* ws, is: ``2R + C + T - 2`` (R cycles to shift the stationary tile in, then skewed streaming with
+  partial sums flowing down R rows and the last column starting C-1 cycles late)
+
+These are the cycle counts at which the last MAC of the fold fires, counted from 1; the per-cycle
+register model in :mod:`sim.reference.systolic_pe` produces exactly them. SCALE-Sim's
+``COMPUTE_REPORT`` prints ``folds * cycles_per_fold - 1`` (a 0-based index of the last cycle,
+its issue #125); :func:`scalesim_total_cycles` gives that figure for comparisons.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.kernels.jit import kernel
+
+DATAFLOWS = ("os", "ws", "is")
+DF_CODE = {"os": 0, "ws": 1, "is": 2}
+
+
+@kernel
+def _fold_cycles(df: int, rows: int, cols: int, t: int) -> int:
+    """Cycles of one fold (padded to the full array) with temporal extent ``t``."""
+    if df == 0:
+        return t + rows + cols - 2
+    return 2 * rows + cols + t - 2
+
+
+@kernel
+def _spatial_map(df: int, m: int, n: int, k: int):
+    """(Sr, Sc, T) of a GEMM for dataflow code ``df``."""
+    if df == 0:
+        return m, n, k
+    if df == 1:
+        return k, n, m
+    return k, m, n
+
+
+@kernel
+def _gemm_compute_cycles(df: int, rows: int, cols: int, m: int, n: int, k: int):
+    """(cycles, row_folds, col_folds, cycles_per_fold) of one GEMM."""
+    sr, sc, t = _spatial_map(df, m, n, k)
+    fr = (sr + rows - 1) // rows
+    fc = (sc + cols - 1) // cols
+    cpf = _fold_cycles(df, rows, cols, t)
+    return fr * fc * cpf, fr, fc, cpf
+
+
+def spatial_map(dataflow: str, m: int, n: int, k: int) -> tuple[int, int, int]:
+    """Public wrapper: ``(Sr, Sc, T)`` for ``dataflow`` in ``os``, ``ws``, ``is``."""
+    return tuple(int(x) for x in _spatial_map(DF_CODE[dataflow], m, n, k))
+
+
+def gemm_compute_cycles(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) -> int:
+    """Compute cycles (no memory stalls) of one ``m x k @ k x n`` GEMM."""
+    _check_positive(rows=rows, cols=cols, m=m, n=n, k=k)
+    return int(_gemm_compute_cycles(DF_CODE[dataflow], rows, cols, m, n, k)[0])
+
+
+def scalesim_total_cycles(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) -> int:
+    """The "Total Cycles" SCALE-Sim v3 prints in CALC mode (ours minus one)."""
+    return gemm_compute_cycles(dataflow, rows, cols, m, n, k) - 1
+
+
+def fold_grid(dataflow: str, rows: int, cols: int, m: int, n: int, k: int):
+    """Used rows and columns of every fold, in execution order (column folds outer).
+
+    Returns ``(rows_used, cols_used, t, cycles_per_fold)``: two int64 arrays of length
+    ``row_folds * col_folds`` plus the fold's temporal extent and cycle count.
+    """
+    sr, sc, t = spatial_map(dataflow, m, n, k)
+    fr, fc = -(-sr // rows), -(-sc // cols)
+    r_used = np.full(fr, rows, dtype=np.int64)
+    r_used[-1] = sr - rows * (fr - 1)
+    c_used = np.full(fc, cols, dtype=np.int64)
+    c_used[-1] = sc - cols * (fc - 1)
+    cpf = int(_fold_cycles(DF_CODE[dataflow], rows, cols, t))
+    return np.tile(r_used, fc), np.repeat(c_used, fr), t, cpf
+
+
+def _check_positive(**values: int) -> None:
+    for name, v in values.items():
+        if v <= 0:
+            raise ValueError(f"{name} must be positive, got {v}")

@@ -1,0 +1,115 @@
+"""The op graph: plain frozen dataclasses produced by workload lowering, consumed by mappers.
+
+Every op is tagged with its ``layer`` (-1 outside decoder layers) and its ``role`` (``qkv``,
+``attention``, ``ffn``, ``norm``, ``lm_head``, ...). Sizes are element counts; bit widths are per
+operand, so byte counts follow from the shape and never need to be stored twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def bits_to_bytes(elements: int, bits: int) -> int:
+    """Bytes occupied by ``elements`` values of ``bits`` bits, packed (rounded up)."""
+    return -(-elements * bits // 8)
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """``count`` independent products C[m,n] = A[m,k] @ B[k,n].
+
+    A is an activation; B is a weight (``b_source='weight'``, read from DRAM once per use) or the
+    KV cache (``b_source='kv'``). A GEMV is a GEMM with ``m == 1``. ``param_elems`` is the size of
+    the parameter tensor this op owns (weights plus bias), 0 for KV-cache products.
+    """
+
+    name: str
+    layer: int
+    role: str
+    m: int
+    n: int
+    k: int
+    count: int = 1
+    a_bits: int = 16
+    b_bits: int = 16
+    c_bits: int = 16
+    b_source: str = "weight"
+    param_elems: int = 0
+
+    @property
+    def kind(self) -> str:
+        return "gemv" if self.m == 1 else "gemm"
+
+    @property
+    def macs(self) -> int:
+        return self.count * self.m * self.n * self.k
+
+    @property
+    def a_bytes(self) -> int:
+        return self.count * bits_to_bytes(self.m * self.k, self.a_bits)
+
+    @property
+    def b_bytes(self) -> int:
+        return self.count * bits_to_bytes(self.k * self.n, self.b_bits)
+
+    @property
+    def c_bytes(self) -> int:
+        return self.count * bits_to_bytes(self.m * self.n, self.c_bits)
+
+    @property
+    def shape(self) -> str:
+        lead = f"{self.count}x" if self.count > 1 else ""
+        return f"{lead}[{self.m}x{self.k}]@[{self.k}x{self.n}]"
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """A vector-unit op over ``elements`` output values (norms, softmax, activations, adds, RoPE).
+
+    ``op`` selects the per-element operation count in the family's vector model. ``in_elems`` and
+    ``out_elems`` are activation values read and written; ``param_elems`` is the size of the
+    parameter tensor the op owns and ``param_read_elems`` how much of it one run reads (an
+    embedding gather reads only the rows of the tokens). ``kv_write_elems`` are KV-cache values
+    appended to DRAM.
+    """
+
+    name: str
+    layer: int
+    role: str
+    op: str
+    elements: int
+    bits: int = 16
+    in_elems: int = 0
+    out_elems: int = 0
+    param_elems: int = 0
+    param_read_elems: int = 0
+    param_bits: int = 16
+    kv_write_elems: int = 0
+    kv_bits: int = 16
+
+    kind = "elementwise"
+    macs = 0
+
+    @property
+    def in_bytes(self) -> int:
+        return bits_to_bytes(self.in_elems, self.bits)
+
+    @property
+    def out_bytes(self) -> int:
+        return bits_to_bytes(self.out_elems, self.bits)
+
+    @property
+    def param_read_bytes(self) -> int:
+        return bits_to_bytes(self.param_read_elems, self.param_bits)
+
+    @property
+    def kv_write_bytes(self) -> int:
+        return bits_to_bytes(self.kv_write_elems, self.kv_bits)
+
+    @property
+    def shape(self) -> str:
+        return f"{self.op}[{self.elements}]"
+
+
+Op = Gemm | Elementwise

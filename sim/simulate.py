@@ -1,0 +1,78 @@
+"""The pipeline: arch + workload -> per-op plans -> event simulation -> :class:`Report`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sim.arch import Arch, load_arch
+from sim.engine import Engine
+from sim.errors import WorkloadError
+from sim.report import OpRow, Report, build_report
+from sim.workloads import Workload, load_workload as _load_workload
+
+
+def load_workload(spec: str, arch: Arch | None = None, overrides=()) -> Workload:
+    """Load a workload by name or path; precisions left null take the arch's native ones."""
+    pairs = [_pair(o) for o in overrides]
+    native = arch.family.native_bits(arch.cfg) if arch else None
+    return _load_workload(spec, pairs, native)
+
+
+def _pair(o):
+    from sim.config import parse_override
+    if isinstance(o, str):
+        k, v = parse_override(o)
+    else:
+        k, v = o
+    return (k[len("workload."):] if k.startswith("workload.") else k, v)
+
+
+def simulate(arch: Arch | str, workload: Workload | str, overrides=()) -> Report:
+    """Simulate ``workload`` on ``arch`` and return the :class:`Report`.
+
+    ``arch`` may be a path; ``workload`` a name or path. ``overrides`` (``"workload.batch=8"``)
+    apply to a workload given by name.
+    """
+    if not isinstance(arch, Arch):
+        arch = load_arch(arch)
+    if not isinstance(workload, Workload):
+        workload = load_workload(workload, arch, overrides)
+    family = arch.family
+    ctx = family.prepare(arch.cfg, arch.file)
+    problems = family.check_workload(ctx, workload)
+    if problems:
+        raise WorkloadError(problems)
+    plans = _plan_all(family, ctx, workload)
+    engine = Engine(family.channel(ctx), family.units(ctx))
+    timings = engine.run(plans)
+    area = family.area(ctx)
+    area_mm2 = sum(item.mm2 for item in area.values())
+    static = family.static_power_w(ctx, area_mm2)
+    return build_report(arch, workload, plans, timings, area, static, engine.intervals,
+                        input_hash(arch, workload), family.pricing(ctx))
+
+
+def _plan_all(family, ctx, workload: Workload):
+    """Plan every op; ops that differ only in name/layer share one plan object."""
+    cache: dict[tuple, Any] = {}
+    plans = []
+    for op in workload.ops:
+        key = (type(op).__name__,) + tuple(
+            v for k, v in vars(op).items() if k not in ("name", "layer"))
+        plan = cache.get(key)
+        if plan is None:
+            plan = cache[key] = family.plan(ctx, op)
+        plans.append(plan)
+    return plans
+
+
+def input_hash(arch: Arch, workload: Workload) -> str:
+    """SHA-256 of the resolved arch and workload configs (canonical JSON), first 16 hex digits."""
+    blob = json.dumps({"arch": arch.resolved(), "workload": workload.cfg.to_dict()},
+                      sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+__all__ = ["simulate", "load_workload", "OpRow"]
