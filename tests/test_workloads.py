@@ -1,0 +1,75 @@
+"""Lowering conservation: MACs, parameter bytes and KV bytes equal closed forms for every model.
+
+The closed forms below are written from the model hyper-parameters alone, independently of
+``sim.workloads.lower``.
+"""
+
+import pytest
+
+from sim.ops import Gemm
+from sim.workloads import available_models, load_model, load_workload
+
+
+def closed_form(model_id, phase, batch, prompt=16, context=16, logits="last"):
+    c = load_model(model_id).cfg
+    kv = c.kv_heads or c.heads
+    hd = c.head_dim or c.hidden // c.heads
+    h, f, L, V = c.hidden, c.ffn, c.layers, c.vocab
+    q_len = 1 if phase == "decode" else prompt
+    kv_len = context + 1 if phase == "decode" else prompt
+    T = batch * q_len
+    ffn_mats = 3 if c.ffn_act == "silu_gated" else 2
+    per_layer_w = h * c.heads * hd + 2 * h * kv * hd + c.heads * hd * h + ffn_mats * h * f
+    attn = 2 * batch * c.heads * q_len * kv_len * hd
+    lm_rows = T if (phase == "decode" or logits == "all") else batch
+    macs = L * (T * per_layer_w + attn) + lm_rows * h * V
+    norm = 2 if c.norm == "layernorm" else 1
+    params = V * h + L * per_layer_w + (2 * L + 1) * norm * h
+    if c.bias:
+        params += L * (c.heads * hd + 2 * kv * hd + h + (f + h if ffn_mats == 2 else 2 * f + h))
+    if c.subln:
+        params += L * norm * (c.heads * hd + f)
+    if c.positional == "learned":
+        params += c.max_positions * h
+    if not c.tied_embeddings:
+        params += V * h
+    kv_read_elems = 2 * L * batch * kv * kv_len * hd
+    kv_write_elems = 2 * L * T * kv * hd
+    return macs, params, kv_read_elems, kv_write_elems
+
+
+@pytest.mark.parametrize("model_id", available_models())
+@pytest.mark.parametrize("phase,batch", [("decode", 1), ("decode", 4), ("prefill", 2)])
+def test_macs_params_and_kv_match_closed_form(model_id, phase, batch):
+    w = load_workload(f"{model_id}_{phase}", [("batch", batch), ("prompt_len", 16),
+                                              ("context_len", 16)])
+    macs, params, kv_read, kv_write = closed_form(model_id, phase, batch)
+    assert sum(op.macs for op in w.ops) == macs
+    assert sum(op.param_elems for op in w.ops) == params
+    kv_gemms = [op for op in w.ops if isinstance(op, Gemm) and op.b_source == "kv"]
+    assert sum(op.count * op.k * op.n for op in kv_gemms) == kv_read
+    assert sum(getattr(op, "kv_write_elems", 0) for op in w.ops) == kv_write
+    kb = w.cfg.kv_bits
+    assert sum(op.b_bytes for op in kv_gemms) == kv_read * kb // 8
+
+
+def test_published_parameter_counts():
+    """Closed-form parameter totals agree with the models' published sizes (within 3%)."""
+    published = {"llama7b": 6.74e9, "llama2_13b": 13.0e9, "llama3_8b": 8.03e9,
+                 "opt6_7b": 6.66e9, "gpt3_175b": 175e9, "gpt3_13b": 12.85e9}
+    for model_id, count in published.items():
+        _, params, _, _ = closed_form(model_id, "decode", 1)
+        assert params == pytest.approx(count, rel=0.03), model_id
+
+
+def test_decode_is_gemv_and_prefill_is_gemm():
+    d = load_workload("llama7b_decode")
+    p = load_workload("llama7b_prefill", [("prompt_len", 64)])
+    assert {op.kind for op in d.ops if isinstance(op, Gemm) and op.b_source == "weight"} == {"gemv"}
+    assert {op.kind for op in p.ops if op.name == "q_proj"} == {"gemm"}
+
+
+def test_gqa_reads_each_kv_head_once():
+    w = load_workload("llama3_8b_decode", [("context_len", 99)])
+    qk = next(op for op in w.ops if op.name == "attn_qk")
+    assert (qk.count, qk.m, qk.k, qk.n) == (8, 4, 128, 100)  # 32 query heads over 8 KV heads
