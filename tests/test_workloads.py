@@ -73,3 +73,27 @@ def test_gqa_reads_each_kv_head_once():
     w = load_workload("llama3_8b_decode", [("context_len", 99)])
     qk = next(op for op in w.ops if op.name == "attn_qk")
     assert (qk.count, qk.m, qk.k, qk.n) == (8, 4, 128, 100)  # 32 query heads over 8 KV heads
+
+
+@pytest.mark.parametrize("model_id", available_models())
+def test_parameter_bytes_match_closed_form_at_mixed_precision(model_id):
+    """Linear weights (and their biases) at weight_bits; embeddings, norms, positions at act_bits."""
+    w = load_workload(f"{model_id}_decode", [("weight_bits", 4), ("act_bits", 16)])
+    c = load_model(model_id).cfg
+    kv = c.kv_heads or c.heads
+    hd = c.head_dim or c.hidden // c.heads
+    h, f, L, V = c.hidden, c.ffn, c.layers, c.vocab
+    ffn_mats = 3 if c.ffn_act == "silu_gated" else 2
+    linear = L * (h * c.heads * hd + 2 * h * kv * hd + c.heads * hd * h + ffn_mats * h * f)
+    if c.bias:
+        linear += L * (c.heads * hd + 2 * kv * hd + h + (f + h if ffn_mats == 2 else 2 * f + h))
+    if not c.tied_embeddings:
+        linear += V * h
+    norm = 2 if c.norm == "layernorm" else 1
+    other = V * h + (2 * L + 1) * norm * h
+    other += L * norm * (c.heads * hd + f) if c.subln else 0
+    other += c.max_positions * h if c.positional == "learned" else 0
+    expected = linear * 4 // 8 + other * 16 // 8
+    got = sum(op.param_elems * (op.b_bits if isinstance(op, Gemm) else op.param_bits) // 8
+              for op in w.ops)
+    assert got == expected

@@ -214,10 +214,9 @@ class Systolic(Family):
             # each fold shifts its stationary tile down through R rows of R x C registers
             stationary_loads = n_folds * R * C * R * stat_bits
         reps = op.count
-        counts, load_g, comp_g, store_g = coalesce(np.ones(n_folds * reps, dtype=np.int64),
-                                                   np.tile(load, reps),
-                                                   np.full(n_folds * reps, cpf, dtype=np.int64),
-                                                   np.tile(store, reps))
+        counts, load_g, comp_g, store_g = _repeat_groups(
+            coalesce(np.ones(n_folds, dtype=np.int64), load,
+                     np.full(n_folds, cpf, dtype=np.int64), store), reps)
         # ---- pricing (pJ) ----
         macs = op.macs
         sram_pj = sum(reps * (rw[0] + rw[1]) * 8 * ctx.sram_e[b].value for b, rw in sram.items())
@@ -311,6 +310,14 @@ def _row_folds(df: str, rows: int, op: Gemm) -> int:
     """Number of row folds (``ceil(Sr / R)``)."""
     sr = op.m if df == "os" else op.k
     return -(-sr // rows)
+
+
+def _repeat_groups(groups: tuple, reps: int) -> tuple:
+    """Tile groups of one GEMM instance repeated for ``reps`` identical instances."""
+    counts, *cols = groups
+    if len(counts) == 1:
+        return (counts * reps, *cols)
+    return coalesce(np.tile(counts, reps), *[np.tile(c, reps) for c in cols])
 
 
 def _nbytes(elems: np.ndarray, bits: int) -> np.ndarray:
