@@ -38,6 +38,22 @@ def test_gemv_and_non_dividing_shapes(dataflow):
         assert cycles == gemm_compute_cycles(dataflow, rows, cols, m, n, k)
 
 
+@pytest.mark.parametrize("dataflow", ["ws", "is"])
+def test_double_buffered_preload_is_exact(dataflow):
+    """Shadow registers fill during the previous fold; back-to-back instances chain too."""
+    rng = np.random.default_rng(11)
+    for rows, cols, m, n, k in list(_shapes(5, 15)) + [(4, 1, 1, 3, 9), (3, 1, 1, 1, 7)]:
+        count = int(rng.integers(1, 4))
+        a = rng.integers(-50, 50, (count, m, k))
+        b = rng.integers(-50, 50, (count, k, n))
+        c, cycles, _ = simulate_gemm(dataflow, rows, cols, a, b, preload="double_buffered")
+        np.testing.assert_array_equal(c, a @ b)
+        assert cycles == gemm_compute_cycles(dataflow, rows, cols, m, n, k, count,
+                                             preload="double_buffered")
+        serial = gemm_compute_cycles(dataflow, rows, cols, m, n, k, count)
+        assert cycles <= serial
+
+
 def test_closed_form_examples_from_scalesim_study():
     # 1x4096x4096 decode GEMV on 128x128 (research/scalesim.md section 5: Total Cycles + 1)
     assert gemm_compute_cycles("os", 128, 128, 1, 4096, 4096) == 139_200

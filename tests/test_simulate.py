@@ -86,7 +86,8 @@ def test_small_sram_spills_activations_to_dram():
 
 def test_prefill_utilisation_matches_scalesim_figure():
     """SCALE-Sim: (2048, 4096, 4096) on 128x128 WS -> 84.28 % util (research/scalesim.md)."""
-    r = simulate(load_arch(SYSTOLIC, ["dram.bandwidth=100 TB/s"]), "llama7b_prefill",
+    r = simulate(load_arch(SYSTOLIC, ["dram.bandwidth=100 TB/s",
+                                      "array.stationary_preload=serial"]), "llama7b_prefill",
                  ["workload.prompt_len=2048"])
     q = next(o for o in r.ops if o.name == "q_proj")
     assert q.compute_cycles == 2_488_320
@@ -134,3 +135,19 @@ def test_precision_beyond_the_array_is_refused():
 def test_stationary_tile_must_fit():
     with pytest.raises(ConfigError, match="sram.filter: .* cannot hold the two 128x128"):
         load_arch(SYSTOLIC, ["sram.filter=16 KiB"])
+
+
+def test_double_buffered_preload_hides_the_weight_shift_in():
+    """Decode WS on 128x128: serial folds cost 2R+C+T-2 = 383, preloaded ones R+C+T-2 = 255."""
+    fast_dram = ["dram.bandwidth=100 TB/s"]
+    serial = simulate(load_arch(SYSTOLIC, fast_dram + ["array.stationary_preload=serial"]),
+                      "llama7b_decode", SMALL)
+    db = simulate(load_arch(SYSTOLIC, fast_dram + ["array.stationary_preload=double_buffered"]),
+                  "llama7b_decode", SMALL)
+    q_s = next(o for o in serial.ops if o.name == "q_proj")
+    q_d = next(o for o in db.ops if o.name == "q_proj")
+    assert q_s.compute_cycles == 1024 * 383
+    assert q_d.compute_cycles == 383 + 1023 * 255
+    assert db.area_breakdown["pe_array"]["mm2"] > serial.area_breakdown["pe_array"]["mm2"]
+    with pytest.raises(ConfigError, match="stationary_preload: 'double_buffered' applies to the ws"):
+        load_arch(SYSTOLIC, ["array.dataflow=os", "array.stationary_preload=double_buffered"])

@@ -35,13 +35,18 @@ from sim.costs import CostModel, Price, source_of
 from sim.engine import coalesce
 from sim.errors import where
 from sim.family import AreaItem, Family, OpPlan, register_family
-from sim.kernels.systolic import DATAFLOWS, fold_grid
+from sim.kernels.systolic import DATAFLOWS, PRELOADS, fold_grid
 from sim.ops import Elementwise, Gemm, bits_to_bytes
 
 ARRAY = Section("The systolic PE array", {
     "rows": Field("int", 128, "PE rows (R)", positive=True, maximum=65536),
     "cols": Field("int", 128, "PE columns (C)", positive=True, maximum=65536),
     "dataflow": Field("enum", "ws", "Which operand stays in the PEs", choices=DATAFLOWS),
+    "stationary_preload": Field(
+        "enum", "serial",
+        "ws/is: 'serial' loads each fold's stationary tile before it streams (SCALE-Sim); "
+        "'double_buffered' shifts it into shadow registers during the previous fold",
+        choices=PRELOADS),
     "number_format": Field("enum", "fp", "Multiplier arithmetic", choices=("int", "fp")),
     "input_bits": Field("int", 16, "Activation operand width", unit="bits", minimum=1, maximum=32),
     "weight_bits": Field("int", 16, "Weight / KV operand width", unit="bits", minimum=1, maximum=32),
@@ -110,6 +115,10 @@ class Systolic(Family):
             if s[name] < stream:
                 out.append(f"{where(file, 'sram.' + name)}: {s[name]:.0f} B cannot double-buffer "
                            f"one operand column ({stream} B)")
+        if a.dataflow == "os" and a.stationary_preload != "serial":
+            out.append(f"{where(file, 'array.stationary_preload')}: "
+                       f"{a.stationary_preload!r} applies to the ws and is dataflows only; "
+                       f"allowed with os: 'serial'")
         if a.acc_bits < max(a.input_bits, a.weight_bits):
             out.append(f"{where(file, 'array.acc_bits')}: {a.acc_bits} is narrower than the "
                        f"operands ({max(a.input_bits, a.weight_bits)} bits)")
@@ -159,7 +168,8 @@ class Systolic(Family):
     def _plan_gemm(self, ctx: Ctx, op: Gemm) -> OpPlan:
         cfg, R, C, df = ctx.cfg, ctx.rows, ctx.cols, ctx.dataflow
         acc = cfg.array.acc_bits
-        r_used, c_used, t, cpf = fold_grid(df, R, C, op.m, op.n, op.k)
+        r_used, c_used, t, first_cpf, cpf = fold_grid(df, R, C, op.m, op.n, op.k,
+                                                      cfg.array.stationary_preload)
         n_folds = r_used.size
         sr_folds = _row_folds(df, R, op)
         i = np.tile(np.arange(sr_folds), n_folds // sr_folds)
@@ -214,9 +224,9 @@ class Systolic(Family):
             # each fold shifts its stationary tile down through R rows of R x C registers
             stationary_loads = n_folds * R * C * R * stat_bits
         reps = op.count
-        counts, load_g, comp_g, store_g = _repeat_groups(
+        counts, load_g, comp_g, store_g = _first_tile_cycles(_repeat_groups(
             coalesce(np.ones(n_folds, dtype=np.int64), load,
-                     np.full(n_folds, cpf, dtype=np.int64), store), reps)
+                     np.full(n_folds, cpf, dtype=np.int64), store), reps), first_cpf)
         # ---- pricing (pJ) ----
         macs = op.macs
         sram_pj = sum(reps * (rw[0] + rw[1]) * 8 * ctx.sram_e[b].value for b, rw in sram.items())
@@ -231,7 +241,8 @@ class Systolic(Family):
         compulsory = op.b_bytes + (0 if a_resident else op.a_bytes) + (0 if c_resident else op.c_bytes)
         roofline = max(math.ceil(macs / (R * C)),
                        int(ctx.channel.occupancy_cycles(np.array([compulsory]))[0]))
-        mapping = (f"{df} {R}x{C}: {n_folds} folds x {reps} of {cpf} cycles; "
+        mapping = (f"{df} {R}x{C}: {n_folds} folds x {reps} of {cpf} cycles"
+                   f"{f' (first {first_cpf})' if first_cpf != cpf else ''}; "
                    f"A {'on chip' if a_resident else 'DRAM'}, C {'on chip' if c_resident else 'DRAM'}")
         return OpPlan("array", counts, load_g, comp_g, store_g, macs, R * C, roofline, energy,
                       sram_read_bytes=int(reps * sum(v[0] for v in sram.values())),
@@ -274,9 +285,11 @@ class Systolic(Family):
     # ---- area and power ----------------------------------------------------------------------
     def area(self, ctx: Ctx) -> dict[str, AreaItem]:
         cfg, a = ctx.cfg, ctx.cfg.array
-        # input, stationary operand and partial-sum registers; no shadow weight register, since
-        # the fold timing (SCALE-Sim's) loads the next stationary tile only after a fold ends
+        # input, stationary operand and partial-sum registers, plus a shadow copy of the
+        # stationary operand when the next tile is preloaded during the current fold
         reg_bits = a.input_bits + a.weight_bits + a.acc_bits
+        if a.stationary_preload == "double_buffered":
+            reg_bits += a.weight_bits if a.dataflow == "ws" else a.input_bits  # shadow tile
         pe_um2 = ctx.mac_a.value + reg_bits * ctx.reg_a.value
         items = {
             "pe_array": AreaItem(ctx.rows * ctx.cols * pe_um2 * 1e-6,
@@ -318,6 +331,18 @@ def _repeat_groups(groups: tuple, reps: int) -> tuple:
     if len(counts) == 1:
         return (counts * reps, *cols)
     return coalesce(np.tile(counts, reps), *[np.tile(c, reps) for c in cols])
+
+
+def _first_tile_cycles(groups: tuple, first_cycles: int) -> tuple:
+    """Give the op's first tile ``first_cycles`` of compute (it pays the unhidden preload)."""
+    counts, load, comp, store = groups
+    if comp[0] == first_cycles:
+        return groups
+    head = (np.array([1]), load[:1], np.array([first_cycles]), store[:1])
+    counts = counts.copy()
+    counts[0] -= 1
+    keep = counts > 0
+    return tuple(np.concatenate([h, x[keep]]) for h, x in zip(head, (counts, load, comp, store)))
 
 
 def _nbytes(elems: np.ndarray, bits: int) -> np.ndarray:

@@ -18,6 +18,10 @@ padded to the full array, so each costs the same number of cycles:
 * ws, is: ``2R + C + T - 2`` (R cycles to shift the stationary tile in, then skewed streaming with
   partial sums flowing down R rows and the last column starting C-1 cycles late)
 
+With ``preload="double_buffered"`` (ws/is only) the next fold's stationary tile shifts into shadow
+registers while the current fold streams, so every fold after the first costs
+``max(R + C + T - 2, R)``: its stream phase, or the R-cycle preload if that is longer.
+
 These are the cycle counts at which the last MAC of the fold fires, counted from 1; the per-cycle
 register model in :mod:`sim.reference.systolic_pe` produces exactly them. SCALE-Sim's
 ``COMPUTE_REPORT`` prints ``folds * cycles_per_fold - 1`` (a 0-based index of the last cycle,
@@ -43,6 +47,13 @@ def _fold_cycles(df: int, rows: int, cols: int, t: int) -> int:
 
 
 @kernel
+def _preloaded_fold_cycles(df: int, rows: int, cols: int, t: int) -> int:
+    """Cycles of a ws/is fold whose stationary tile was shifted in during the previous fold."""
+    stream = rows + cols + t - 2
+    return stream if stream > rows else rows
+
+
+@kernel
 def _spatial_map(df: int, m: int, n: int, k: int):
     """(Sr, Sc, T) of a GEMM for dataflow code ``df``."""
     if df == 0:
@@ -53,13 +64,20 @@ def _spatial_map(df: int, m: int, n: int, k: int):
 
 
 @kernel
-def _gemm_compute_cycles(df: int, rows: int, cols: int, m: int, n: int, k: int):
-    """(cycles, row_folds, col_folds, cycles_per_fold) of one GEMM."""
+def _gemm_compute_cycles(df: int, rows: int, cols: int, m: int, n: int, k: int, count: int,
+                         overlap: int):
+    """(cycles, folds per instance, first-fold cycles, later-fold cycles) of ``count`` GEMMs.
+
+    ``overlap`` = 1 preloads each fold's stationary tile during the previous fold (ws/is).
+    """
     sr, sc, t = _spatial_map(df, m, n, k)
-    fr = (sr + rows - 1) // rows
-    fc = (sc + cols - 1) // cols
-    cpf = _fold_cycles(df, rows, cols, t)
-    return fr * fc * cpf, fr, fc, cpf
+    folds = ((sr + rows - 1) // rows) * ((sc + cols - 1) // cols)
+    first = _fold_cycles(df, rows, cols, t)
+    later = _preloaded_fold_cycles(df, rows, cols, t) if overlap == 1 and df != 0 else first
+    return first + (folds * count - 1) * later, folds, first, later
+
+
+PRELOADS = ("serial", "double_buffered")
 
 
 def spatial_map(dataflow: str, m: int, n: int, k: int) -> tuple[int, int, int]:
@@ -67,10 +85,12 @@ def spatial_map(dataflow: str, m: int, n: int, k: int) -> tuple[int, int, int]:
     return tuple(int(x) for x in _spatial_map(DF_CODE[dataflow], m, n, k))
 
 
-def gemm_compute_cycles(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) -> int:
-    """Compute cycles (no memory stalls) of one ``m x k @ k x n`` GEMM."""
-    _check_positive(rows=rows, cols=cols, m=m, n=n, k=k)
-    return int(_gemm_compute_cycles(DF_CODE[dataflow], rows, cols, m, n, k)[0])
+def gemm_compute_cycles(dataflow: str, rows: int, cols: int, m: int, n: int, k: int,
+                        count: int = 1, preload: str = "serial") -> int:
+    """Compute cycles (no memory stalls) of ``count`` back-to-back ``m x k @ k x n`` GEMMs."""
+    _check_positive(rows=rows, cols=cols, m=m, n=n, k=k, count=count)
+    return int(_gemm_compute_cycles(DF_CODE[dataflow], rows, cols, m, n, k, count,
+                                    PRELOADS.index(preload))[0])
 
 
 def scalesim_total_cycles(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) -> int:
@@ -78,11 +98,13 @@ def scalesim_total_cycles(dataflow: str, rows: int, cols: int, m: int, n: int, k
     return gemm_compute_cycles(dataflow, rows, cols, m, n, k) - 1
 
 
-def fold_grid(dataflow: str, rows: int, cols: int, m: int, n: int, k: int):
+def fold_grid(dataflow: str, rows: int, cols: int, m: int, n: int, k: int,
+              preload: str = "serial"):
     """Used rows and columns of every fold, in execution order (column folds outer).
 
-    Returns ``(rows_used, cols_used, t, cycles_per_fold)``: two int64 arrays of length
-    ``row_folds * col_folds`` plus the fold's temporal extent and cycle count.
+    Returns ``(rows_used, cols_used, t, first_fold_cycles, later_fold_cycles)``: two int64 arrays
+    of length ``row_folds * col_folds``, the temporal extent, and the cycles of the first fold and
+    of every later one (equal unless the stationary tile is double-buffered).
     """
     sr, sc, t = spatial_map(dataflow, m, n, k)
     fr, fc = -(-sr // rows), -(-sc // cols)
@@ -90,8 +112,9 @@ def fold_grid(dataflow: str, rows: int, cols: int, m: int, n: int, k: int):
     r_used[-1] = sr - rows * (fr - 1)
     c_used = np.full(fc, cols, dtype=np.int64)
     c_used[-1] = sc - cols * (fc - 1)
-    cpf = int(_fold_cycles(DF_CODE[dataflow], rows, cols, t))
-    return np.tile(r_used, fc), np.repeat(c_used, fr), t, cpf
+    _, _, first, later = _gemm_compute_cycles(DF_CODE[dataflow], rows, cols, m, n, k, 1,
+                                              PRELOADS.index(preload))
+    return np.tile(r_used, fc), np.repeat(c_used, fr), t, int(first), int(later)
 
 
 def _check_positive(**values: int) -> None:

@@ -58,26 +58,37 @@ def _os_fold(a_blk: np.ndarray, b_blk: np.ndarray, rows: int, cols: int):
     return acc, last_mac + 1, fired
 
 
-def _stationary_fold(w_blk: np.ndarray, s_blk: np.ndarray, rows: int, cols: int):
+def _stationary_fold(w_blk: np.ndarray, s_blk: np.ndarray, rows: int, cols: int,
+                     preloaded: np.ndarray | None = None, next_blk: np.ndarray | None = None):
     """Weight/input-stationary fold.
 
-    ``w_blk`` (r_used x c_used) is shifted into the array from the top over ``rows`` cycles;
-    then ``s_blk`` (T x r_used) streams in from the left, row i skewed by i cycles, while partial
-    sums flow down and leave the bottom row. Returns ``(out (T x cols), cycles, macs_fired)``.
+    ``w_blk`` (r_used x c_used) is shifted into the array from the top over ``rows`` cycles (or is
+    already there: ``preloaded``, the shadow registers filled during the previous fold); then
+    ``s_blk`` (T x r_used) streams in from the left, row i skewed by i cycles, while partial sums
+    flow down and leave the bottom row. With ``next_blk`` the next fold's stationary tile shifts
+    into shadow registers from the first streaming cycle on; the fold ends when its last MAC has
+    fired and the shadow is full.
+
+    Returns ``(out (T x cols), cycles, macs_fired, shadow)``.
     """
     t_len = s_blk.shape[0]
-    w_pad = np.zeros((rows, cols), dtype=np.int64)
-    w_pad[: w_blk.shape[0], : w_blk.shape[1]] = w_blk
     s_pad = np.zeros((t_len, rows), dtype=np.int64)
     s_pad[:, : s_blk.shape[1]] = s_blk
-    w_reg = np.zeros((rows, cols), dtype=np.int64)
     cycle = 0
     last_mac = -1
-    for step in range(rows):  # weight load: row rows-1-step enters at the top, all rows shift down
-        w_reg[1:, :] = w_reg[:-1, :].copy()
-        w_reg[0, :] = w_pad[rows - 1 - step, :]
-        cycle += 1
-    assert (w_reg == w_pad).all()
+    if preloaded is None:
+        w_pad = _pad(w_blk, rows, cols)
+        w_reg = np.zeros((rows, cols), dtype=np.int64)
+        for step in range(rows):  # row rows-1-step enters at the top, all rows shift down
+            w_reg[1:, :] = w_reg[:-1, :].copy()
+            w_reg[0, :] = w_pad[rows - 1 - step, :]
+            cycle += 1
+        assert (w_reg == w_pad).all()
+    else:
+        w_reg = preloaded
+    nxt = None if next_blk is None else _pad(next_blk, rows, cols)
+    shadow = np.zeros((rows, cols), dtype=np.int64)
+    shifted = 0
     a_reg = np.zeros((rows, cols), dtype=np.int64)
     a_val = np.zeros((rows, cols), dtype=bool)
     p_reg = np.zeros((rows, cols), dtype=np.int64)
@@ -89,6 +100,10 @@ def _stationary_fold(w_blk: np.ndarray, s_blk: np.ndarray, rows: int, cols: int)
     start = cycle
     while True:
         tau = cycle - start
+        if nxt is not None and shifted < rows:  # shadow chain shifts beside the datapath
+            shadow[1:, :] = shadow[:-1, :].copy()
+            shadow[0, :] = nxt[rows - 1 - shifted, :]
+            shifted += 1
         a_reg[:, 1:] = a_reg[:, :-1].copy()
         a_val[:, 1:] = a_val[:, :-1].copy()
         ts = tau - ii
@@ -111,44 +126,65 @@ def _stationary_fold(w_blk: np.ndarray, s_blk: np.ndarray, rows: int, cols: int)
         for j in np.nonzero(emit)[0]:
             out[tj[j], j] = p_reg[rows - 1, j]
             got[tj[j], j] = True
-        if got.all():
+        if got.all() and (nxt is None or shifted == rows):
             break
         cycle += 1
-    return out, last_mac + 1, fired
+    if nxt is not None:
+        assert (shadow == nxt).all()
+    return out, max(last_mac, cycle) + 1, fired, (shadow if nxt is not None else None)
 
 
-def simulate_gemm(dataflow: str, rows: int, cols: int, a: np.ndarray, b: np.ndarray):
-    """Run ``a @ b`` fold by fold (column folds outer). Returns ``(C, cycles, fired_macs)``."""
-    m, k = a.shape
-    k2, n = b.shape
-    assert k == k2
-    c = np.zeros((m, n), dtype=np.int64)
+def _pad(block: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    out = np.zeros((rows, cols), dtype=np.int64)
+    out[: block.shape[0], : block.shape[1]] = block
+    return out
+
+
+def simulate_gemm(dataflow: str, rows: int, cols: int, a: np.ndarray, b: np.ndarray,
+                  preload: str = "serial"):
+    """Run ``a @ b`` fold by fold (column folds outer). Returns ``(C, cycles, fired_macs)``.
+
+    ``a`` (M x K) and ``b`` (K x N) may carry a leading batch dimension: the instances run back
+    to back, as the ``count`` products of one op do. ``preload="double_buffered"`` (ws/is) fills
+    each fold's stationary tile during the previous fold.
+    """
+    batched = a.ndim == 3
+    a3 = a if batched else a[None]
+    b3 = b if batched else b[None]
+    count, m, k = a3.shape
+    n = b3.shape[2]
+    c3 = np.zeros((count, m, n), dtype=np.int64)
     total = 0
     fired = 0
     if dataflow == "os":
-        for c0 in range(0, n, cols):
-            for r0 in range(0, m, rows):
-                acc, cyc, f = _os_fold(a[r0:r0 + rows, :], b[:, c0:c0 + cols], rows, cols)
-                c[r0:r0 + rows, c0:c0 + cols] = acc[: min(rows, m - r0), : min(cols, n - c0)]
-                total += cyc
-                fired += f
-        return c, total, fired
-    if dataflow == "ws":  # rows <- K, cols <- N, time <- M
-        for c0 in range(0, n, cols):
-            for r0 in range(0, k, rows):
-                out, cyc, f = _stationary_fold(b[r0:r0 + rows, c0:c0 + cols],
-                                               a[:, r0:r0 + rows], rows, cols)
-                c[:, c0:c0 + cols] += out[:, : min(cols, n - c0)]
-                total += cyc
-                fired += f
-        return c, total, fired
-    if dataflow == "is":  # rows <- K, cols <- M, time <- N
-        for c0 in range(0, m, cols):
-            for r0 in range(0, k, rows):
-                out, cyc, f = _stationary_fold(a[c0:c0 + cols, r0:r0 + rows].T,
-                                               b[r0:r0 + rows, :].T, rows, cols)
-                c[c0:c0 + cols, :] += out[:, : min(cols, m - c0)].T
-                total += cyc
-                fired += f
-        return c, total, fired
-    raise ValueError(f"unknown dataflow {dataflow!r}")
+        for x in range(count):
+            for c0 in range(0, n, cols):
+                for r0 in range(0, m, rows):
+                    acc, cyc, f = _os_fold(a3[x, r0:r0 + rows, :], b3[x, :, c0:c0 + cols], rows, cols)
+                    c3[x, r0:r0 + rows, c0:c0 + cols] = acc[: min(rows, m - r0), : min(cols, n - c0)]
+                    total += cyc
+                    fired += f
+        return (c3 if batched else c3[0]), total, fired
+    if dataflow not in ("ws", "is"):
+        raise ValueError(f"unknown dataflow {dataflow!r}")
+    folds = []  # (stationary block, streaming block, instance, row offset, col offset)
+    for x in range(count):
+        if dataflow == "ws":  # rows <- K, cols <- N, time <- M
+            for c0 in range(0, n, cols):
+                for r0 in range(0, k, rows):
+                    folds.append((b3[x, r0:r0 + rows, c0:c0 + cols], a3[x, :, r0:r0 + rows], x, c0))
+        else:  # is: rows <- K, cols <- M, time <- N
+            for c0 in range(0, m, cols):
+                for r0 in range(0, k, rows):
+                    folds.append((a3[x, c0:c0 + cols, r0:r0 + rows].T, b3[x, r0:r0 + rows, :].T, x, c0))
+    shadow = None
+    for idx, (w_blk, s_blk, x, c0) in enumerate(folds):
+        nxt = folds[idx + 1][0] if preload == "double_buffered" and idx + 1 < len(folds) else None
+        out, cyc, f, shadow = _stationary_fold(w_blk, s_blk, rows, cols, shadow, nxt)
+        if dataflow == "ws":
+            c3[x, :, c0:c0 + cols] += out[:, : min(cols, n - c0)]
+        else:
+            c3[x, c0:c0 + cols, :] += out[:, : min(cols, m - c0)].T
+        total += cyc
+        fired += f
+    return (c3 if batched else c3[0]), total, fired
