@@ -84,28 +84,26 @@ def _run(args, parser) -> int:
 
 
 def _write_outputs(report, args) -> None:
+    from sim.plots import write_plots
+    from sim.trace_events import write_trace
+    writers = [("--json", args.json, report.to_json), ("--csv", args.csv, report.to_csv),
+               ("--trace-events", args.trace_events, lambda p: write_trace(report, p))]
     written = []
-    for flag, target in (("json", args.json), ("csv", args.csv), ("trace", args.trace_events)):
-        if target:
-            parent = Path(target).parent
-            if not parent.is_dir():
-                raise SimError(f"--{flag}: directory {parent} does not exist")
-    if args.json:
-        report.to_json(args.json)
-        written.append(args.json)
-    if args.csv:
-        report.to_csv(args.csv)
-        written.append(args.csv)
-    if args.trace_events:
-        from sim.trace_events import write_trace
-        write_trace(report, args.trace_events)
-        written.append(args.trace_events)
+    for flag, target, write in writers:
+        if not target:
+            continue
+        if not Path(target).parent.is_dir():
+            raise SimError(f"{flag}: directory {Path(target).parent} does not exist")
+        try:
+            write(target)
+        except OSError as exc:
+            raise SimError(f"{flag}: cannot write {target}: {exc.strerror or exc}") from None
+        written.append(target)
     if args.plot:
-        from sim.plots import write_plots
         try:
             written += write_plots(report, args.plot)
         except OSError as exc:
-            raise SimError(f"--plot: cannot write into {args.plot}: {exc.strerror}") from None
+            raise SimError(f"--plot: cannot write into {args.plot}: {exc.strerror or exc}") from None
     if written and not args.quiet:
         print("\nwrote " + ", ".join(str(w) for w in written))
 

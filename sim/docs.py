@@ -11,10 +11,11 @@ def _fmt_default(f: Field) -> str:
         return "(required)"
     if f.default is None:
         return "null"
-    if isinstance(f.default, float) and f.type in ("bytes",):
-        return f"{f.default:.0f}"
-    return f"{f.default!r}" if isinstance(f.default, str) else f"{f.default:g}" \
-        if isinstance(f.default, float) else str(f.default)
+    if isinstance(f.default, str):
+        return repr(f.default)
+    if isinstance(f.default, float):
+        return f"{f.default:.0f}" if f.type == "bytes" else f"{f.default:g}"
+    return str(f.default)
 
 
 def field_rows(schema: Section) -> list[tuple[str, str, str, str, str]]:

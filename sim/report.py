@@ -187,9 +187,9 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
     rows = []
     for op, plan, t in zip(workload.ops, plans, timings):
         seconds = t.cycles / f_hz
-        breakdown = {k: 0.0 for k in ENERGY_COMPONENTS}
-        for k, pj in plan.energy_pj.items():
-            breakdown[k] += pj * 1e-12
+        breakdown = dict.fromkeys(ENERGY_COMPONENTS, 0.0)
+        for k, pj in plan.energy_pj.items():  # families may add components of their own
+            breakdown[k] = breakdown.get(k, 0.0) + pj * 1e-12
         breakdown["leakage"] = static_power.value * seconds
         peak = plan.peak_macs_per_cycle
         work = plan.macs if plan.macs else plan.vector_ops
@@ -207,7 +207,8 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
     cycles = sum(r.cycles for r in rows)
     seconds = cycles / f_hz
     energy = sum(r.energy_joules for r in rows)
-    e_break = {k: sum(r.energy_breakdown[k] for r in rows) for k in ENERGY_COMPONENTS}
+    components = dict.fromkeys(k for r in rows for k in r.energy_breakdown)
+    e_break = {k: sum(r.energy_breakdown.get(k, 0.0) for r in rows) for k in components}
     area_break = {k: {"mm2": v.mm2, "priced_by": list(v.entries), "detail": v.detail}
                   for k, v in area.items()}
     pricing = {**pricing, "leakage": list(static_power.entries)}

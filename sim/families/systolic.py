@@ -170,59 +170,18 @@ class Systolic(Family):
         acc = cfg.array.acc_bits
         r_used, c_used, t, first_cpf, cpf = fold_grid(df, R, C, op.m, op.n, op.k,
                                                       cfg.array.stationary_preload)
-        n_folds = r_used.size
-        sr_folds = _row_folds(df, R, op)
-        i = np.tile(np.arange(sr_folds), n_folds // sr_folds)
-        first_col_pass = np.arange(n_folds) < sr_folds
-        last_row = i == sr_folds - 1
+        folds = _FoldGrid(r_used, c_used, t, _row_folds(df, R, op))
         a_resident = op.a_bytes <= ctx.resident_bytes
         c_resident = op.c_bytes <= ctx.resident_bytes
-        nb = _nbytes
-        half_if, half_fl, of = cfg.sram.ifmap / 2, cfg.sram.filter / 2, cfg.sram.ofmap
-        a_inst = bits_to_bytes(op.m * op.k, op.a_bits)
-        b_inst = bits_to_bytes(op.k * op.n, op.b_bits)
-        zeros = np.zeros(n_folds, dtype=np.int64)
-        sram = {"ifmap": [0, 0], "filter": [0, 0], "ofmap": [0, 0]}  # [read, write] bytes
-
         if df == "os":
-            a_blk = nb(r_used * t, op.a_bits)
-            a_reuse = a_inst <= half_if
-            a_fetch = np.where(first_col_pass | (not a_reuse), a_blk, 0)
-            b_blk = nb(t * c_used, op.b_bits)
-            b_keep = bits_to_bytes(t * C, op.b_bits) <= half_fl
-            b_fetch = np.where((i == 0) | (not b_keep), b_blk, 0)
-            load = (zeros if a_resident else a_fetch) + b_fetch
-            out = nb(r_used * c_used, op.c_bits)
-            store = zeros if c_resident else out
-            spill_w = spill_r = zeros
-            sram["ifmap"] = [a_blk.sum(), a_fetch.sum()]
-            sram["filter"] = [b_blk.sum(), b_fetch.sum()]
-            sram["ofmap"] = [store.sum(), out.sum()]
+            load, store, sram = _os_traffic(cfg, op, folds, C, a_resident, c_resident)
             stationary_loads = 0
         else:
-            stat_bits, stream_bits = (op.b_bits, op.a_bits) if df == "ws" else (op.a_bits, op.b_bits)
-            stream_inst, stream_half = (a_inst, half_if) if df == "ws" else (b_inst, half_fl)
-            stream_from_act = df == "ws"
-            stat = nb(r_used * c_used, stat_bits)
-            stream = nb(t * r_used, stream_bits)
-            stream_fetch = np.where(first_col_pass | (stream_inst > stream_half), stream, 0)
-            psum = nb(t * c_used, acc)
-            keep_psum = bits_to_bytes(t * C, acc) <= of
-            spill_w = np.where(~last_row & (not keep_psum), psum, 0)
-            spill_r = np.where((i > 0) & (not keep_psum), psum, 0)
-            out = np.where(last_row, nb(t * c_used, op.c_bits), 0)
-            stat_dram = zeros if (df == "is" and a_resident) else stat
-            stream_dram = zeros if (stream_from_act and a_resident) else stream_fetch
-            load = stat_dram + stream_dram + spill_r
-            store = (zeros if c_resident else out) + spill_w
-            stat_buf, stream_buf = ("filter", "ifmap") if df == "ws" else ("ifmap", "filter")
-            sram[stat_buf] = [stat.sum(), stat_dram.sum()]
-            sram[stream_buf] = [stream.sum(), stream_fetch.sum()]
-            psum_rw = np.where(i > 0, psum, 0)
-            sram["ofmap"] = [psum_rw.sum() + (0 if c_resident else out.sum()) + spill_w.sum(),
-                             np.where(last_row, 0, psum).sum() + out.sum() + spill_r.sum()]
+            load, store, sram = _stationary_traffic(cfg, op, folds, C, df, a_resident, c_resident)
             # each fold shifts its stationary tile down through R rows of R x C registers
-            stationary_loads = n_folds * R * C * R * stat_bits
+            stat_bits = op.b_bits if df == "ws" else op.a_bits
+            stationary_loads = folds.n * R * C * R * stat_bits
+        n_folds = folds.n
         reps = op.count
         counts, load_g, comp_g, store_g = _first_tile_cycles(_repeat_groups(
             coalesce(np.ones(n_folds, dtype=np.int64), load,
@@ -317,6 +276,90 @@ class Systolic(Family):
 
     def static_power_w(self, ctx: Ctx, area_mm2: float) -> Price:
         return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2, ("config: tech.leakage_w_per_mm2",))
+
+
+@dataclass(frozen=True)
+class _FoldGrid:
+    """Folds of one GEMM instance in execution order (column folds outer, row folds inner)."""
+
+    r_used: np.ndarray  # used array rows of each fold
+    c_used: np.ndarray  # used array columns of each fold
+    t: int              # temporal extent of every fold
+    row_folds: int
+
+    @property
+    def n(self) -> int:
+        return int(self.r_used.size)
+
+    @property
+    def i(self) -> np.ndarray:
+        """Row-fold index of each fold."""
+        return np.tile(np.arange(self.row_folds), self.n // self.row_folds)
+
+    @property
+    def first_col_pass(self) -> np.ndarray:
+        return np.arange(self.n) < self.row_folds
+
+
+def _os_traffic(cfg: Config, op: Gemm, g: _FoldGrid, cols: int, a_resident: bool,
+                c_resident: bool):
+    """Output stationary: per-fold DRAM load/store bytes and per-buffer SRAM [read, write] bytes.
+
+    The A block of a row fold is reused across column folds when the whole A fits in half the
+    ifmap buffer; the B block of a column fold is kept across its row folds when it fits in half
+    the filter buffer.
+    """
+    a_blk = _nbytes(g.r_used * g.t, op.a_bits)
+    a_reuse = bits_to_bytes(op.m * op.k, op.a_bits) <= cfg.sram.ifmap / 2
+    a_fetch = np.where(g.first_col_pass | (not a_reuse), a_blk, 0)
+    b_blk = _nbytes(g.t * g.c_used, op.b_bits)
+    b_keep = bits_to_bytes(g.t * cols, op.b_bits) <= cfg.sram.filter / 2
+    b_fetch = np.where((g.i == 0) | (not b_keep), b_blk, 0)
+    load = (0 if a_resident else a_fetch) + b_fetch
+    out = _nbytes(g.r_used * g.c_used, op.c_bits)
+    store = np.zeros_like(out) if c_resident else out
+    sram = {"ifmap": [a_blk.sum(), a_fetch.sum()], "filter": [b_blk.sum(), b_fetch.sum()],
+            "ofmap": [store.sum(), out.sum()]}
+    return load, store, sram
+
+
+def _stationary_traffic(cfg: Config, op: Gemm, g: _FoldGrid, cols: int, df: str,
+                        a_resident: bool, c_resident: bool):
+    """Weight or input stationary: per-fold DRAM bytes and per-buffer SRAM [read, write] bytes.
+
+    ws keeps B in the PEs and streams A; is keeps A and streams B. The streamed block of a row
+    fold is reused across column folds when its whole tensor fits in half its buffer; partial
+    sums of a column fold stay in the ofmap buffer across row folds, or spill to DRAM.
+    """
+    acc = cfg.array.acc_bits
+    i = g.i
+    last_row = i == g.row_folds - 1
+    a_inst = bits_to_bytes(op.m * op.k, op.a_bits)
+    b_inst = bits_to_bytes(op.k * op.n, op.b_bits)
+    if df == "ws":
+        stat_bits, stream_bits, stream_fits = op.b_bits, op.a_bits, a_inst <= cfg.sram.ifmap / 2
+        stat_buf, stream_buf = "filter", "ifmap"
+    else:
+        stat_bits, stream_bits, stream_fits = op.a_bits, op.b_bits, b_inst <= cfg.sram.filter / 2
+        stat_buf, stream_buf = "ifmap", "filter"
+    stat = _nbytes(g.r_used * g.c_used, stat_bits)
+    stream = _nbytes(g.t * g.r_used, stream_bits)
+    stream_fetch = np.where(g.first_col_pass | (not stream_fits), stream, 0)
+    psum = _nbytes(g.t * g.c_used, acc)
+    keep_psum = bits_to_bytes(g.t * cols, acc) <= cfg.sram.ofmap
+    spill_w = np.where(~last_row & (not keep_psum), psum, 0)
+    spill_r = np.where((i > 0) & (not keep_psum), psum, 0)
+    out = np.where(last_row, _nbytes(g.t * g.c_used, op.c_bits), 0)
+    stat_dram = np.zeros_like(stat) if (df == "is" and a_resident) else stat
+    stream_dram = np.zeros_like(stream) if (df == "ws" and a_resident) else stream_fetch
+    load = stat_dram + stream_dram + spill_r
+    store = (np.zeros_like(out) if c_resident else out) + spill_w
+    sram = {stat_buf: [stat.sum(), stat_dram.sum()],
+            stream_buf: [stream.sum(), stream_fetch.sum()],
+            "ofmap": [np.where(i > 0, psum, 0).sum() + (0 if c_resident else out.sum())
+                      + spill_w.sum(),
+                      np.where(last_row, 0, psum).sum() + out.sum() + spill_r.sum()]}
+    return load, store, sram
 
 
 def _row_folds(df: str, rows: int, op: Gemm) -> int:
