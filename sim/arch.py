@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.config import Config, apply_overrides, load_yaml_file, parse_override, validate
+from sim.config import (Config, apply_overrides, load_yaml_file, override_pairs,
+                        parse_override, validate)
 from sim.config.loader import resolve_extends
 from sim.errors import ConfigError
 from sim.family import Family, get_family
@@ -56,8 +57,7 @@ def load_arch(source: str | Path | dict, overrides: list[str] | list[tuple[str, 
     ``overrides`` are ``"a.b=value"`` strings or ``(key, value)`` pairs; they apply after
     ``extends:`` and before validation, exactly like ``--set`` on the command line.
     """
-    pairs = [parse_override(o) if isinstance(o, str) else o for o in overrides]
-    pairs = [(k[len("arch."):] if k.startswith("arch.") else k, v) for k, v in pairs]
+    pairs = override_pairs(overrides, "arch")
     if isinstance(source, dict):
         raw, file = source, None
         base = ARCH_DIR / "<dict>"

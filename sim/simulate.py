@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from sim.arch import Arch, load_arch
+from sim.config import override_pairs
 from sim.engine import Engine
 from sim.errors import WorkloadError
 from sim.report import OpRow, Report, build_report
@@ -15,18 +16,9 @@ from sim.workloads import Workload, load_workload as _load_workload
 
 def load_workload(spec: str, arch: Arch | None = None, overrides=()) -> Workload:
     """Load a workload by name or path; precisions left null take the arch's native ones."""
-    pairs = [_pair(o) for o in overrides]
+    pairs = override_pairs(overrides, "workload")
     native = arch.family.native_bits(arch.cfg) if arch else None
     return _load_workload(spec, pairs, native)
-
-
-def _pair(o):
-    from sim.config import parse_override
-    if isinstance(o, str):
-        k, v = parse_override(o)
-    else:
-        k, v = o
-    return (k[len("workload."):] if k.startswith("workload.") else k, v)
 
 
 def simulate(arch: Arch | str, workload: Workload | str, overrides=()) -> Report:

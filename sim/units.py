@@ -24,12 +24,11 @@ import math
 import re
 
 _BYTES = {
-    "b": 1, "B": 1,
+    "B": 1,  # a bare "b" is refused: bit or byte is ambiguous
     "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
     "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
     "bit": 1 / 8, "bits": 1 / 8, "Kib": 2**10 / 8, "Mib": 2**20 / 8, "Gib": 2**30 / 8,
 }
-_BYTES.pop("b")  # "b" is ambiguous (bit or byte): refuse it
 
 UNITS: dict[str, dict[str, float]] = {
     "bytes": _BYTES,
@@ -75,7 +74,7 @@ def parse_quantity(value: object, dimension: str) -> float:
         if not match:
             raise UnitError(
                 f"cannot read {value!r} as a {dimension} quantity; write e.g. "
-                f"'{_example(dimension)}' (units: {', '.join(table)})"
+                f"'{example(dimension)}' (units: {', '.join(table)})"
             )
         number = float(match.group(1))
         unit = match.group(2)
@@ -86,14 +85,15 @@ def parse_quantity(value: object, dimension: str) -> float:
                 )
             number *= table[unit]
     else:
-        raise UnitError(f"expected a {dimension} quantity such as '{_example(dimension)}', "
+        raise UnitError(f"expected a {dimension} quantity such as '{example(dimension)}', "
                         f"got {type(value).__name__}")
     if not math.isfinite(number):
         raise UnitError(f"{value!r} is not a finite number")
     return number
 
 
-def _example(dimension: str) -> str:
+def example(dimension: str) -> str:
+    """A typical quantity string of ``dimension``, for messages."""
     return {
         "bytes": "24 MiB", "frequency": "1 GHz", "energy": "0.2 pJ", "time": "100 ns",
         "bandwidth": "450 GB/s", "area": "1.5 mm2", "power": "2 W",

@@ -151,17 +151,13 @@ def resolve_workload_spec(spec: str, overrides: list[tuple[str, object]] = ()) -
     Returns ``(raw_mapping, display_name, file_or_None)``.
     """
     path = Path(spec)
+    if not (spec.endswith((".yaml", ".yml")) or path.is_file()):
+        path = WORKLOAD_DIR / f"{spec}.yaml"  # a named workload file under workloads/
     if spec.endswith((".yaml", ".yml")) or path.is_file():
         raw = load_yaml_file(path, error=WorkloadError)
         if not isinstance(raw, dict):
             raise WorkloadError(f"{path}: expected a mapping with model:, phase:, ...")
         name, file = path.stem, str(path)
-    elif (WORKLOAD_DIR / f"{spec}.yaml").is_file():
-        file = str(WORKLOAD_DIR / f"{spec}.yaml")
-        raw = load_yaml_file(file, error=WorkloadError)
-        if not isinstance(raw, dict):
-            raise WorkloadError(f"{file}: expected a mapping with model:, phase:, ...")
-        name = spec
     else:
         match = _NAMED.match(spec)
         if not match or match.group("model") not in available_models():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from sim.units import CANONICAL, UNITS
+from sim.units import CANONICAL, UNITS, example
 
 #: Plain value types; any key of :data:`sim.units.UNITS` is a quantity type.
 PLAIN_TYPES = ("int", "float", "bool", "str", "enum")
@@ -65,7 +65,7 @@ class Field:
         if self.type == "enum":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.type in UNITS:
-            text = f"a {self.type} quantity such as '{_example(self.type)}'"
+            text = f"a {self.type} quantity such as '{example(self.type)}'"
         elif self.type == "int":
             text = "an integer"
         elif self.type == "float":
@@ -86,11 +86,6 @@ class Field:
         if self.nullable:
             text += " (or null to derive it)"
         return text
-
-
-def _example(dimension: str) -> str:
-    from sim.units import _example as ex
-    return ex(dimension)
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,12 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def override_pairs(items, prefix: str) -> list[tuple[str, Any]]:
+    """``"a.b=v"`` strings or ``(key, value)`` pairs, with an optional ``prefix.`` removed."""
+    pairs = [parse_override(o) if isinstance(o, str) else tuple(o) for o in items]
+    return [(k[len(prefix) + 1:] if k.startswith(prefix + ".") else k, v) for k, v in pairs]
+
+
 def apply_overrides(data: dict, overrides: list[tuple[str, Any]], label: str = "--set") -> dict:
     """Set each dotted key in a copy of ``data``; intermediate mappings are created."""
     out = copy.deepcopy(data)

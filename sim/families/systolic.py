@@ -35,7 +35,7 @@ from sim.costs import CostModel, Price, source_of
 from sim.engine import coalesce
 from sim.errors import where
 from sim.family import AreaItem, Family, OpPlan, register_family
-from sim.kernels.systolic import DATAFLOWS, PRELOADS, fold_grid
+from sim.kernels.systolic import DATAFLOWS, PRELOADS, Folds, fold_grid
 from sim.ops import Elementwise, Gemm, bits_to_bytes
 
 ARRAY = Section("The systolic PE array", {
@@ -168,9 +168,8 @@ class Systolic(Family):
     def _plan_gemm(self, ctx: Ctx, op: Gemm) -> OpPlan:
         cfg, R, C, df = ctx.cfg, ctx.rows, ctx.cols, ctx.dataflow
         acc = cfg.array.acc_bits
-        r_used, c_used, t, first_cpf, cpf = fold_grid(df, R, C, op.m, op.n, op.k,
-                                                      cfg.array.stationary_preload)
-        folds = _FoldGrid(r_used, c_used, t, _row_folds(df, R, op))
+        folds = fold_grid(df, R, C, op.m, op.n, op.k, cfg.array.stationary_preload)
+        first_cpf, cpf = folds.first_cycles, folds.later_cycles
         a_resident = op.a_bytes <= ctx.resident_bytes
         c_resident = op.c_bytes <= ctx.resident_bytes
         if df == "os":
@@ -278,30 +277,7 @@ class Systolic(Family):
         return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2, ("config: tech.leakage_w_per_mm2",))
 
 
-@dataclass(frozen=True)
-class _FoldGrid:
-    """Folds of one GEMM instance in execution order (column folds outer, row folds inner)."""
-
-    r_used: np.ndarray  # used array rows of each fold
-    c_used: np.ndarray  # used array columns of each fold
-    t: int              # temporal extent of every fold
-    row_folds: int
-
-    @property
-    def n(self) -> int:
-        return int(self.r_used.size)
-
-    @property
-    def i(self) -> np.ndarray:
-        """Row-fold index of each fold."""
-        return np.tile(np.arange(self.row_folds), self.n // self.row_folds)
-
-    @property
-    def first_col_pass(self) -> np.ndarray:
-        return np.arange(self.n) < self.row_folds
-
-
-def _os_traffic(cfg: Config, op: Gemm, g: _FoldGrid, cols: int, a_resident: bool,
+def _os_traffic(cfg: Config, op: Gemm, g: Folds, cols: int, a_resident: bool,
                 c_resident: bool):
     """Output stationary: per-fold DRAM load/store bytes and per-buffer SRAM [read, write] bytes.
 
@@ -323,7 +299,7 @@ def _os_traffic(cfg: Config, op: Gemm, g: _FoldGrid, cols: int, a_resident: bool
     return load, store, sram
 
 
-def _stationary_traffic(cfg: Config, op: Gemm, g: _FoldGrid, cols: int, df: str,
+def _stationary_traffic(cfg: Config, op: Gemm, g: Folds, cols: int, df: str,
                         a_resident: bool, c_resident: bool):
     """Weight or input stationary: per-fold DRAM bytes and per-buffer SRAM [read, write] bytes.
 
@@ -360,12 +336,6 @@ def _stationary_traffic(cfg: Config, op: Gemm, g: _FoldGrid, cols: int, df: str,
                       + spill_w.sum(),
                       np.where(last_row, 0, psum).sum() + out.sum() + spill_r.sum()]}
     return load, store, sram
-
-
-def _row_folds(df: str, rows: int, op: Gemm) -> int:
-    """Number of row folds (``ceil(Sr / R)``)."""
-    sr = op.m if df == "os" else op.k
-    return -(-sr // rows)
 
 
 def _repeat_groups(groups: tuple, reps: int) -> tuple:

@@ -30,6 +30,8 @@ its issue #125); :func:`scalesim_total_cycles` gives that figure for comparisons
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from sim.kernels.jit import kernel
@@ -98,14 +100,34 @@ def scalesim_total_cycles(dataflow: str, rows: int, cols: int, m: int, n: int, k
     return gemm_compute_cycles(dataflow, rows, cols, m, n, k) - 1
 
 
-def fold_grid(dataflow: str, rows: int, cols: int, m: int, n: int, k: int,
-              preload: str = "serial"):
-    """Used rows and columns of every fold, in execution order (column folds outer).
+class Folds(NamedTuple):
+    """Folds of one GEMM in execution order (column folds outer, row folds inner)."""
 
-    Returns ``(rows_used, cols_used, t, first_fold_cycles, later_fold_cycles)``: two int64 arrays
-    of length ``row_folds * col_folds``, the temporal extent, and the cycles of the first fold and
-    of every later one (equal unless the stationary tile is double-buffered).
-    """
+    r_used: np.ndarray  # used array rows of each fold (int64, length row_folds * col_folds)
+    c_used: np.ndarray  # used array columns of each fold
+    t: int              # temporal extent of every fold
+    row_folds: int
+    first_cycles: int   # cycles of the first fold
+    later_cycles: int   # cycles of every later fold (fewer if the stationary tile is preloaded)
+
+    @property
+    def n(self) -> int:
+        return int(self.r_used.size)
+
+    @property
+    def i(self) -> np.ndarray:
+        """Row-fold index of each fold."""
+        return np.tile(np.arange(self.row_folds), self.n // self.row_folds)
+
+    @property
+    def first_col_pass(self) -> np.ndarray:
+        """True for the folds of the first column fold."""
+        return np.arange(self.n) < self.row_folds
+
+
+def fold_grid(dataflow: str, rows: int, cols: int, m: int, n: int, k: int,
+              preload: str = "serial") -> Folds:
+    """The :class:`Folds` of one ``m x k @ k x n`` GEMM on an ``rows x cols`` array."""
     sr, sc, t = spatial_map(dataflow, m, n, k)
     fr, fc = -(-sr // rows), -(-sc // cols)
     r_used = np.full(fr, rows, dtype=np.int64)
@@ -114,7 +136,7 @@ def fold_grid(dataflow: str, rows: int, cols: int, m: int, n: int, k: int,
     c_used[-1] = sc - cols * (fc - 1)
     _, _, first, later = _gemm_compute_cycles(DF_CODE[dataflow], rows, cols, m, n, k, 1,
                                               PRELOADS.index(preload))
-    return np.tile(r_used, fc), np.repeat(c_used, fr), t, int(first), int(later)
+    return Folds(np.tile(r_used, fc), np.repeat(c_used, fr), t, fr, int(first), int(later))
 
 
 def _check_positive(**values: int) -> None:
