@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.memory.spec import resolve_spec
 from sim.config import (Config, apply_overrides, load_yaml_file, override_pairs,
                         parse_override, validate)
 from sim.config.loader import resolve_extends
@@ -77,6 +78,8 @@ def load_arch(source: str | Path | dict, overrides: list[str] | list[tuple[str, 
     data, problems = validate(body, family.schema, file)
     if not problems:
         problems = family.check(Config(data), file)
+        if "dram" in data:  # every family's DRAM goes through the shared memory model
+            problems += resolve_spec(Config(data["dram"]), file)[1]
     if problems:
         raise ConfigError(problems)
     return Arch(family, Config(data), file)

@@ -46,7 +46,7 @@ class Interval:
 
 
 class Engine:
-    """Runs op plans on named units that share one DRAM channel."""
+    """Runs op plans on named units that share one DRAM system (:class:`sim.memory.DramSystem`)."""
 
     def __init__(self, channel, units: list[str], buffers: int = 2):
         self.channel = channel
@@ -75,8 +75,7 @@ class Engine:
         key = id(plan)
         hit = self._pipeline_cache.get(key)
         if hit is None or hit[0] is not plan:
-            load = self.channel.occupancy_cycles(plan.load_bytes)
-            store = self.channel.occupancy_cycles(plan.store_bytes)
+            load, store = self.channel.transfer_cycles(plan)
             result = run_pipeline(plan.counts, load, plan.compute_cycles, store,
                                   self.channel.latency_cycles, self.buffers)
             hit = (plan, result)

@@ -73,7 +73,7 @@ def _area(report, path: Path) -> Path:
 def _roofline(report, path: Path) -> Path:
     """Achieved throughput vs operational intensity (MAC or vector op per DRAM byte)."""
     f = report.frequency_hz
-    bw = report.config["dram"]["bandwidth"]
+    bw = report.dram["peak_bandwidth"]  # B/s
     peak_mac = report.config["array"]["rows"] * report.config["array"]["cols"] * f \
         if "array" in report.config else None
     fig, ax = plt.subplots(figsize=(6, 4.5))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sim.units import format_bytes, format_si
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the ``dram`` section (command-level DRAM statistics)
 ENERGY_COMPONENTS = ("mac", "pe_registers", "sram", "dram", "vector", "leakage")
 
 
@@ -71,6 +71,7 @@ class Report:
     ops: list[OpRow]
     config: dict
     workload_config: dict
+    dram: dict = field(default_factory=dict)
     intervals: list = field(default_factory=list, repr=False)
 
     # ---- conversions ----------------------------------------------------------------------
@@ -151,6 +152,15 @@ class Report:
         lines.append(f"  DRAM traffic {format_bytes(sum(r.bytes['dram_read'] for r in self.ops))} read, "
                      f"{format_bytes(sum(r.bytes['dram_write'] for r in self.ops))} written; "
                      f"input hash {self.input_hash}")
+        d = self.dram
+        if d:
+            c = d["commands"]
+            lines.append(f"  DRAM {d['preset']} ({d['model']}, {d['controllers']} controllers, "
+                         f"peak {format_si(d['peak_bandwidth'], 'B/s')}): bandwidth utilisation "
+                         f"{100 * d['bandwidth_utilization']:.1f}%, row hits "
+                         f"{100 * d['row_hit_rate']:.1f}%, {format_si(d['energy_joules'], 'J')}; "
+                         f"ACT {c['ACT']:,} PRE {c['PRE']:,} RD {c['RD']:,} WR {c['WR']:,} "
+                         f"REF {c['REF']:,}")
         return "\n".join(lines)
 
 
@@ -180,17 +190,23 @@ def _group_by_name(rows: list[OpRow]) -> list[tuple[str, dict]]:
 
 
 def build_report(arch, workload, plans, timings, area, static_power, intervals, digest,
-                 pricing: dict) -> Report:
-    """Assemble rows and totals; leakage is charged to each op for its duration."""
+                 pricing: dict, dram=None) -> Report:
+    """Assemble rows and totals; leakage and DRAM energy are charged to each op for its
+    duration (``dram`` is the :class:`sim.memory.DramSystem` the ops streamed through)."""
     from sim import __version__
     f_hz = arch.cfg.tech.frequency
     rows = []
+    dram_pj = []
     for op, plan, t in zip(workload.ops, plans, timings):
         seconds = t.cycles / f_hz
         breakdown = dict.fromkeys(ENERGY_COMPONENTS, 0.0)
         for k, pj in plan.energy_pj.items():  # families may add components of their own
             breakdown[k] = breakdown.get(k, 0.0) + pj * 1e-12
         breakdown["leakage"] = static_power.value * seconds
+        if dram is not None:
+            parts = dram.op_energy_pj(plan, t.cycles)
+            dram_pj.append(parts)
+            breakdown["dram"] += sum(parts.values()) * 1e-12
         peak = plan.peak_macs_per_cycle
         work = plan.macs if plan.macs else plan.vector_ops
         util = work / (t.cycles * peak) if t.cycles and peak else 0.0
@@ -212,6 +228,8 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
     area_break = {k: {"mm2": v.mm2, "priced_by": list(v.entries), "detail": v.detail}
                   for k, v in area.items()}
     pricing = {**pricing, "leakage": list(static_power.entries)}
+    if dram is not None:
+        pricing["dram"] = dram.pricing()
     return Report(
         simulator_version=__version__, input_hash=digest, arch_name=arch.name, kind=arch.kind,
         arch_file=arch.file, workload=workload.name, frequency_hz=f_hz, tokens=workload.tokens,
@@ -225,4 +243,6 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
         energy_breakdown=e_break, area_breakdown=area_break, pricing=pricing, ops=rows,
         config=arch.resolved(), workload_config={"name": workload.name,
                                                  **workload.cfg.to_dict()},
+        dram=(dram.summary(plans, [r.cycles for r in rows], dram_pj) if dram is not None
+              else {}),
         intervals=intervals)

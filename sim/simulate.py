@@ -37,13 +37,14 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=()) -> Report
     if problems:
         raise WorkloadError(problems)
     plans = _plan_all(family, ctx, workload)
-    engine = Engine(family.channel(ctx), family.units(ctx))
+    dram = family.channel(ctx)
+    engine = Engine(dram, family.units(ctx))
     timings = engine.run(plans)
     area = family.area(ctx)
     area_mm2 = sum(item.mm2 for item in area.values())
     static = family.static_power_w(ctx, area_mm2)
     return build_report(arch, workload, plans, timings, area, static, engine.intervals,
-                        input_hash(arch, workload), family.pricing(ctx))
+                        input_hash(arch, workload), family.pricing(ctx), dram)
 
 
 def _plan_all(family, ctx, workload: Workload):

@@ -62,7 +62,7 @@ def test_extends_inherits_and_overrides(tmp_path):
 
 
 def test_set_overrides_apply_before_validation():
-    arch = load_arch(SYSTOLIC, ["array.rows=32", "arch.sram.ifmap=2 MiB", "dram.bandwidth=1 TB/s"])
+    arch = load_arch(SYSTOLIC, ["array.rows=32", "arch.sram.ifmap=2 MiB", "dram.model=ideal", "dram.bandwidth=1 TB/s"])
     assert arch.cfg.array.rows == 32
     assert arch.cfg.sram.ifmap == 2 * 2**20
     assert arch.cfg.dram.bandwidth == 1e12

@@ -36,8 +36,8 @@ CASES = {
     "tile cannot fit": ("kind: systolic\nsram: {filter: 1 KiB}\n",
                         r"bad.yaml: sram.filter: .* cannot hold"),
     "not a mapping": ("- 1\n- 2\n", r"bad.yaml: expected a mapping"),
-    "unknown dram standard": ("kind: systolic\ndram: {standard: HBM9}\n",
-                              r"bad.yaml: dram.standard: 'HBM9' is not allowed"),
+    "unknown dram preset": ("kind: systolic\ndram: {preset: HBM9}\n",
+                              r"bad.yaml: dram.preset: 'HBM9' is not allowed"),
     "missing preset": ("kind: systolic\nextends: nowhere\n",
                        r"bad.yaml: extends: preset 'nowhere' not found; known presets"),
 }

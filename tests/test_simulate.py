@@ -66,8 +66,8 @@ def test_same_inputs_give_identical_json(tmp_path):
 
 
 def test_slow_dram_shows_up_as_stalls_not_compute():
-    fast = simulate(load_arch(SYSTOLIC, ["dram.bandwidth=100 TB/s"]), "llama7b_decode", SMALL)
-    slow = simulate(load_arch(SYSTOLIC, ["dram.bandwidth=10 GB/s"]), "llama7b_decode", SMALL)
+    fast = simulate(load_arch(SYSTOLIC, ["dram.model=ideal", "dram.bandwidth=100 TB/s"]), "llama7b_decode", SMALL)
+    slow = simulate(load_arch(SYSTOLIC, ["dram.model=ideal", "dram.bandwidth=10 GB/s"]), "llama7b_decode", SMALL)
     assert fast.compute_cycles == slow.compute_cycles
     assert slow.stall_cycles > 10 * fast.stall_cycles
     # at 10 GB/s the weight stream bounds every projection: cycles >= bytes / (bytes per cycle)
@@ -86,7 +86,7 @@ def test_small_sram_spills_activations_to_dram():
 
 def test_prefill_utilisation_matches_scalesim_figure():
     """SCALE-Sim: (2048, 4096, 4096) on 128x128 WS -> 84.28 % util (research/scalesim.md)."""
-    r = simulate(load_arch(SYSTOLIC, ["dram.bandwidth=100 TB/s",
+    r = simulate(load_arch(SYSTOLIC, ["dram.model=ideal", "dram.bandwidth=100 TB/s",
                                       "array.stationary_preload=serial"]), "llama7b_prefill",
                  ["workload.prompt_len=2048"])
     q = next(o for o in r.ops if o.name == "q_proj")
@@ -139,7 +139,7 @@ def test_stationary_tile_must_fit():
 
 def test_double_buffered_preload_hides_the_weight_shift_in():
     """Decode WS on 128x128: serial folds cost 2R+C+T-2 = 383, preloaded ones R+C+T-2 = 255."""
-    fast_dram = ["dram.bandwidth=100 TB/s"]
+    fast_dram = ["dram.model=ideal", "dram.bandwidth=100 TB/s"]
     serial = simulate(load_arch(SYSTOLIC, fast_dram + ["array.stationary_preload=serial"]),
                       "llama7b_decode", SMALL)
     db = simulate(load_arch(SYSTOLIC, fast_dram + ["array.stationary_preload=double_buffered"]),

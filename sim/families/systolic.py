@@ -28,14 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.components import (DRAM, TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, DramChannel,
-                            dram_energy_per_bit, sram_section)
+from sim.components import TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, sram_section
 from sim.config import Config, Field, Section
 from sim.costs import CostModel, Price, source_of
 from sim.engine import coalesce
 from sim.errors import where
 from sim.family import AreaItem, Family, OpPlan, register_family
 from sim.kernels.systolic import DATAFLOWS, PRELOADS, Folds, fold_grid
+from sim.memory import DRAM, DramSystem
 from sim.ops import Elementwise, Gemm, bits_to_bytes
 
 ARRAY = Section("The systolic PE array", {
@@ -73,7 +73,7 @@ class Ctx:
     cfg: Config
     file: str | None
     costs: CostModel
-    channel: DramChannel
+    channel: DramSystem
     rows: int
     cols: int
     dataflow: str
@@ -84,7 +84,6 @@ class Ctx:
     reg_a: Price
     fma_e: Price
     fma_a: Price
-    dram_e: Price
     sram_e: dict[str, Price]
 
 
@@ -147,14 +146,14 @@ class Systolic(Family):
         fma_e, fma_a = costs.fp32_fma()
         banks = cfg.sram.banks
         sram_e = {b: costs.sram_bit_energy(cfg.sram[b] / banks) for b in ("ifmap", "filter", "ofmap")}
-        return Ctx(cfg, file, costs, DramChannel(cfg.dram, t.frequency), a.rows, a.cols,
+        return Ctx(cfg, file, costs, DramSystem(cfg.dram, file, t.frequency), a.rows, a.cols,
                    a.dataflow, int(cfg.sram.ifmap // 2), mac_e, mac_a, reg_e, reg_a, fma_e, fma_a,
-                   dram_energy_per_bit(cfg.dram, costs), sram_e)
+                   sram_e)
 
     def units(self, ctx: Ctx) -> list[str]:
         return ["array", "vector"]
 
-    def channel(self, ctx: Ctx) -> DramChannel:
+    def channel(self, ctx: Ctx) -> DramSystem:
         return ctx.channel
 
     # ---- mapping ---------------------------------------------------------------------------
@@ -189,16 +188,13 @@ class Systolic(Family):
         macs = op.macs
         sram_pj = sum(reps * (rw[0] + rw[1]) * 8 * ctx.sram_e[b].value for b, rw in sram.items())
         reg_bits = macs * (op.a_bits + acc) + reps * stationary_loads
-        dram_bytes = reps * (int(load.sum()) + int(store.sum()))
-        energy = {
+        energy = {  # DRAM energy is priced by the DRAM system once the op's time is known
             "mac": macs * ctx.mac_e.value,
             "pe_registers": reg_bits * ctx.reg_e.value,
             "sram": float(sram_pj),
-            "dram": dram_bytes * 8 * ctx.dram_e.value,
         }
         compulsory = op.b_bytes + (0 if a_resident else op.a_bytes) + (0 if c_resident else op.c_bytes)
-        roofline = max(math.ceil(macs / (R * C)),
-                       int(ctx.channel.occupancy_cycles(np.array([compulsory]))[0]))
+        roofline = max(math.ceil(macs / (R * C)), ctx.channel.peak_cycles(compulsory))
         mapping = (f"{df} {R}x{C}: {n_folds} folds x {reps} of {cpf} cycles"
                    f"{f' (first {first_cpf})' if first_cpf != cpf else ''}; "
                    f"A {'on chip' if a_resident else 'DRAM'}, C {'on chip' if c_resident else 'DRAM'}")
@@ -230,10 +226,8 @@ class Systolic(Family):
         energy = {
             "vector": work * ctx.fma_e.value,
             "sram": sram_bytes * 8 * ctx.sram_e["ifmap"].value,
-            "dram": (load_total + store_total) * 8 * ctx.dram_e.value,
         }
-        roofline = max(-(-work // v.lanes),
-                       int(ctx.channel.occupancy_cycles(np.array([load_total + store_total]))[0]))
+        roofline = max(-(-work // v.lanes), ctx.channel.peak_cycles(load_total + store_total))
         return OpPlan("vector", counts, load_g, comp_g, store_g, 0, v.lanes, roofline, energy,
                       sram_read_bytes=op.in_bytes + op.param_read_bytes,
                       sram_write_bytes=op.out_bytes + op.kv_write_bytes, vector_ops=work,
@@ -271,7 +265,7 @@ class Systolic(Family):
                     for e in price.entries] + ([price.rule] if price.rule else [])
         return {"mac": cite(ctx.mac_e), "pe_registers": cite(ctx.reg_e),
                 "sram": sorted({x for p in ctx.sram_e.values() for x in cite(p)}),
-                "dram": cite(ctx.dram_e), "vector": cite(ctx.fma_e)}
+                "vector": cite(ctx.fma_e)}
 
     def static_power_w(self, ctx: Ctx, area_mm2: float) -> Price:
         return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2, ("config: tech.leakage_w_per_mm2",))

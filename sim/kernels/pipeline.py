@@ -25,11 +25,26 @@ import numpy as np
 from sim.kernels.jit import kernel
 
 
+#: Guard against binary rounding when a fractional per-tile occupancy is summed.
+EPS = 1e-9
+
+
+@kernel
+def _share(base, per_tile, j):
+    """Whole cycles of tile ``j`` of a group whose tiles each take ``per_tile`` (fractional)
+    cycles and which starts ``base`` cycles into the op: the op's running total is rounded up,
+    so the tiles' integer cycles sum to the op's total rounded up."""
+    return np.int64(np.ceil(base + (j + 1) * per_tile - EPS)
+                    - np.ceil(base + j * per_tile - EPS))
+
+
 @kernel
 def _pipeline(counts, load_cycles, compute_cycles, store_cycles, latency, buffers, group_end):
     """Run the pipeline; fill ``group_end[g]`` with the cycle the group's last compute ends.
 
-    Returns ``(end_cycle, compute_busy_cycles, channel_busy_cycles)``; times start at 0.
+    ``load_cycles`` / ``store_cycles`` are per-tile channel occupancies, possibly fractional
+    (see :func:`_share`). Returns ``(end_cycle, compute_busy_cycles, channel_busy_cycles)``;
+    times start at 0.
     """
     slot_free = np.zeros(buffers, dtype=np.int64)
     slot_store = np.zeros(buffers, dtype=np.int64)
@@ -38,22 +53,26 @@ def _pipeline(counts, load_cycles, compute_cycles, store_cycles, latency, buffer
     compute_busy = 0
     channel_busy = 0
     tile = 0
+    load_base = 0.0
+    store_base = 0.0
     for g in range(counts.shape[0]):
-        load = load_cycles[g]
         comp = compute_cycles[g]
-        for _ in range(counts[g]):
+        for j in range(counts[g]):
+            load = _share(load_base, load_cycles[g], j)
             s = tile % buffers
             issue = max(channel_free, slot_free[s])
             occupancy = slot_store[s] + load
             channel_free = issue + occupancy
             channel_busy += occupancy
-            ready = channel_free + (latency if load > 0 else 0)
+            ready = channel_free + (latency if load_cycles[g] > 0 else 0)
             start = max(ready, compute_free)
             compute_free = start + comp
             compute_busy += comp
             slot_free[s] = compute_free
-            slot_store[s] = store_cycles[g]
+            slot_store[s] = _share(store_base, store_cycles[g], j)
             tile += 1
+        load_base += counts[g] * load_cycles[g]
+        store_base += counts[g] * store_cycles[g]
         group_end[g] = compute_free
     end = max(channel_free, compute_free)
     t = channel_free
@@ -67,10 +86,23 @@ def _pipeline(counts, load_cycles, compute_cycles, store_cycles, latency, buffer
     return end, compute_busy, channel_busy
 
 
+def per_tile_cycles(counts, per_tile) -> np.ndarray:
+    """Expand run-length groups of fractional per-tile cycles into whole cycles per tile, by
+    the kernel's rule (for the per-cycle reference and tests)."""
+    out = []
+    base = 0.0
+    for c, x in zip(np.asarray(counts, dtype=np.int64), np.asarray(per_tile, dtype=np.float64)):
+        for j in range(int(c)):
+            out.append(int(np.ceil(base + (j + 1) * x - EPS) - np.ceil(base + j * x - EPS)))
+        base += c * x
+    return np.array(out, dtype=np.int64)
+
+
 def run_pipeline(counts, load_cycles, compute_cycles, store_cycles, latency: int, buffers: int = 2):
     """Public wrapper: checks the arrays and returns ``(end, compute_busy, channel_busy, group_end)``."""
-    arrays = [np.ascontiguousarray(a, dtype=np.int64)
-              for a in (counts, load_cycles, compute_cycles, store_cycles)]
+    arrays = [np.ascontiguousarray(a, dtype=dt) for a, dt in
+              ((counts, np.int64), (load_cycles, np.float64), (compute_cycles, np.int64),
+               (store_cycles, np.float64))]
     n = arrays[0].shape[0]
     if any(a.shape != (n,) for a in arrays):
         raise ValueError("counts, load, compute and store arrays must have the same length")

@@ -8,9 +8,16 @@ Tiles are given one by one (not run-length encoded). Slow: O(total cycles).
 from __future__ import annotations
 
 
-def simulate_pipeline(loads, computes, stores, latency: int, buffers: int = 2) -> int:
-    """Return the cycle at which the last compute or write-back finishes."""
+def simulate_pipeline(loads, computes, stores, latency: int, buffers: int = 2,
+                      has_load=None) -> int:
+    """Return the cycle at which the last compute or write-back finishes.
+
+    ``has_load[i]`` says whether tile ``i`` reads anything (its data then arrives ``latency``
+    after its transfer); by default, whether ``loads[i] > 0``.
+    """
     n = len(loads)
+    if has_load is None:
+        has_load = [x > 0 for x in loads]
     slot_busy_until = [0] * buffers        # cycle the slot's previous tile finished compute
     slot_store = [0] * buffers             # write-back owed by the slot's previous tile
     slot_owner_done = [True] * buffers     # previous user finished computing
@@ -37,7 +44,7 @@ def simulate_pipeline(loads, computes, stores, latency: int, buffers: int = 2) -
                         slot_store[s] = 0
                         slot_owner_done[s] = False
                         i = next_load
-                        ready_at[i] = t + occ + (latency if loads[i] > 0 else 0)
+                        ready_at[i] = t + occ + (latency if has_load[i] else 0)
                         next_load += 1
                         if occ > 0:
                             dma_job, dma_left = ("load", i), occ
