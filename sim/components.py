@@ -47,9 +47,22 @@ VECTOR_OPS_PER_ELEMENT = {
 
 
 def sram_section(desc: str, defaults: dict[str, float], banks: int = 8) -> Section:
-    """Section with one capacity field per named buffer plus the bank count."""
+    """Section with one capacity field per named buffer plus banking (banks, word width, ports)."""
     fields = {name: Field("bytes", size, f"Capacity of the {name} buffer", positive=True)
               for name, size in defaults.items()}
     fields["banks"] = Field("int", banks, "Banks per buffer (bank size sets energy per access)",
-                            positive=True)
+                            positive=True, maximum=4096)
+    fields["width"] = Field("bytes", None, "Word width of one bank access; null = the narrowest "
+                            "power of two >= 4 B whose banks together feed the compute unit "
+                            "each cycle", nullable=True, positive=True)
+    fields["ports"] = Field("int", 1, "Read/write ports per bank", positive=True, maximum=4)
     return Section(desc, fields)
+
+
+def sram_word_bytes(cfg: Config, demand_bytes_per_cycle: int) -> int:
+    """The configured word width, or the narrowest power of two >= 4 B that lets ``banks`` banks
+    with ``ports`` ports deliver ``demand_bytes_per_cycle``."""
+    if cfg.width is not None:
+        return int(cfg.width)
+    need = -(-demand_bytes_per_cycle // (cfg.banks * cfg.ports))
+    return max(4, 1 << max(0, int(need - 1).bit_length()))

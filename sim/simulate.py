@@ -33,11 +33,11 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=()) -> Report
         workload = load_workload(workload, arch, overrides)
     family = arch.family
     ctx = family.prepare(arch.cfg, arch.file)
-    problems = family.check_workload(ctx, workload)
+    dram = family.channel(ctx)
+    problems = family.check_workload(ctx, workload) + dram.capacity_problems(workload, arch.file)
     if problems:
         raise WorkloadError(problems)
     plans = _plan_all(family, ctx, workload)
-    dram = family.channel(ctx)
     engine = Engine(dram, family.units(ctx))
     timings = engine.run(plans)
     area = family.area(ctx)

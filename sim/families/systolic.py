@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.components import TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, sram_section
+from sim.components import TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, sram_section, sram_word_bytes
 from sim.config import Config, Field, Section
 from sim.costs import CostModel, Price, source_of
 from sim.engine import coalesce
@@ -36,6 +36,7 @@ from sim.errors import where
 from sim.family import AreaItem, Family, OpPlan, register_family
 from sim.kernels.systolic import DATAFLOWS, PRELOADS, Folds, fold_grid
 from sim.memory import DRAM, DramSystem
+from sim.memory.sram import SramBuffer, source as sram_source
 from sim.ops import Elementwise, Gemm, bits_to_bytes
 
 ARRAY = Section("The systolic PE array", {
@@ -84,7 +85,9 @@ class Ctx:
     reg_a: Price
     fma_e: Price
     fma_a: Price
-    sram_e: dict[str, Price]
+    sram: dict[str, SramBuffer]
+    sram_rd: dict[str, Price]
+    sram_wr: dict[str, Price]
 
 
 @register_family
@@ -118,6 +121,15 @@ class Systolic(Family):
             out.append(f"{where(file, 'array.stationary_preload')}: "
                        f"{a.stationary_preload!r} applies to the ws and is dataflows only; "
                        f"allowed with os: 'serial'")
+        for name, buf in sram_buffers(cfg).items():
+            need = {"ifmap": bits_to_bytes(a.rows, a.input_bits),
+                    "filter": bits_to_bytes(a.cols, a.weight_bits),
+                    "ofmap": bits_to_bytes(a.cols, a.acc_bits)}[name]
+            if buf.bytes_per_cycle < need:
+                out.append(f"{where(file, 'sram.width')}: {buf.banks} banks x {buf.width} B x "
+                           f"{buf.ports} port(s) = {buf.bytes_per_cycle} B/cycle cannot feed the "
+                           f"{name} edge of the array ({need} B/cycle); allowed: width >= "
+                           f"{-(-need // (buf.banks * buf.ports))} B, more banks, or null")
         if a.acc_bits < max(a.input_bits, a.weight_bits):
             out.append(f"{where(file, 'array.acc_bits')}: {a.acc_bits} is narrower than the "
                        f"operands ({max(a.input_bits, a.weight_bits)} bits)")
@@ -144,11 +156,12 @@ class Systolic(Family):
         mac_e, mac_a = costs.mac(a.number_format, a.input_bits, a.weight_bits, a.acc_bits)
         reg_e, reg_a = costs.register_bit()
         fma_e, fma_a = costs.fp32_fma()
-        banks = cfg.sram.banks
-        sram_e = {b: costs.sram_bit_energy(cfg.sram[b] / banks) for b in ("ifmap", "filter", "ofmap")}
+        sram = sram_buffers(cfg)
+        rd = {b: buf.read_pj_per_bit(costs) for b, buf in sram.items()}
+        wr = {b: buf.write_pj_per_bit(costs) for b, buf in sram.items()}
         return Ctx(cfg, file, costs, DramSystem(cfg.dram, file, t.frequency), a.rows, a.cols,
                    a.dataflow, int(cfg.sram.ifmap // 2), mac_e, mac_a, reg_e, reg_a, fma_e, fma_a,
-                   sram_e)
+                   sram, rd, wr)
 
     def units(self, ctx: Ctx) -> list[str]:
         return ["array", "vector"]
@@ -186,7 +199,8 @@ class Systolic(Family):
                      np.full(n_folds, cpf, dtype=np.int64), store), reps), first_cpf)
         # ---- pricing (pJ) ----
         macs = op.macs
-        sram_pj = sum(reps * (rw[0] + rw[1]) * 8 * ctx.sram_e[b].value for b, rw in sram.items())
+        sram_pj = sum(reps * 8 * (rw[0] * ctx.sram_rd[b].value + rw[1] * ctx.sram_wr[b].value)
+                      for b, rw in sram.items())
         reg_bits = macs * (op.a_bits + acc) + reps * stationary_loads
         energy = {  # DRAM energy is priced by the DRAM system once the op's time is known
             "mac": macs * ctx.mac_e.value,
@@ -222,10 +236,10 @@ class Systolic(Family):
         ones, load, comp, store = (np.r_[ones, 1], np.r_[load, 0], np.r_[comp, v.latency],
                                    np.r_[store, 0])
         counts, load_g, comp_g, store_g = coalesce(ones, load, comp, store)
-        sram_bytes = op.in_bytes + op.out_bytes + op.param_read_bytes + op.kv_write_bytes
         energy = {
             "vector": work * ctx.fma_e.value,
-            "sram": sram_bytes * 8 * ctx.sram_e["ifmap"].value,
+            "sram": 8 * ((op.in_bytes + op.param_read_bytes) * ctx.sram_rd["ifmap"].value
+                         + (op.out_bytes + op.kv_write_bytes) * ctx.sram_wr["ifmap"].value),
         }
         roofline = max(-(-work // v.lanes), ctx.channel.peak_cycles(load_total + store_total))
         return OpPlan("vector", counts, load_g, comp_g, store_g, 0, v.lanes, roofline, energy,
@@ -250,8 +264,11 @@ class Systolic(Family):
                                  f"(MAC + {reg_bits} register bits)"),
         }
         for b in ("ifmap", "filter", "ofmap"):
-            p = ctx.costs.sram_area_mm2(cfg.sram[b])
-            items[f"sram_{b}"] = AreaItem(p.value, p.entries, f"{cfg.sram[b] / 2**20:.3g} MiB")
+            buf = ctx.sram[b]
+            p = buf.area_mm2(ctx.costs)
+            items[f"sram_{b}"] = AreaItem(p.value, p.entries,
+                                          f"{cfg.sram[b] / 2**20:.3g} MiB in {buf.banks} banks of "
+                                          f"{buf.width} B words, {buf.ports} port(s)")
         items["vector_unit"] = AreaItem(cfg.vector.lanes * ctx.fma_a.value * 1e-6, ctx.fma_a.entries,
                                         f"{cfg.vector.lanes} FP32 FMA lanes")
         if cfg.dram.phy_area > 0:
@@ -264,11 +281,21 @@ class Systolic(Family):
             return [f"{e}: {source_of(e)}" if not e.startswith("config:") else e
                     for e in price.entries] + ([price.rule] if price.rule else [])
         return {"mac": cite(ctx.mac_e), "pe_registers": cite(ctx.reg_e),
-                "sram": sorted({x for p in ctx.sram_e.values() for x in cite(p)}),
+                "sram": [f"sram_cacti_45nm: {sram_source()}"],
                 "vector": cite(ctx.fma_e)}
 
     def static_power_w(self, ctx: Ctx, area_mm2: float) -> Price:
         return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2, ("config: tech.leakage_w_per_mm2",))
+
+
+def sram_buffers(cfg: Config) -> dict[str, SramBuffer]:
+    """The three scratchpads, each wide enough (unless configured) to feed the array's edge every
+    cycle: ifmap a column of R inputs, filter a row of C weights, ofmap C partial sums."""
+    a, s = cfg.array, cfg.sram
+    demand = {"ifmap": bits_to_bytes(a.rows, a.input_bits),
+              "filter": bits_to_bytes(a.cols, a.weight_bits),
+              "ofmap": bits_to_bytes(a.cols, a.acc_bits)}
+    return {b: SramBuffer(s[b], s.banks, sram_word_bytes(s, d), s.ports) for b, d in demand.items()}
 
 
 def _os_traffic(cfg: Config, op: Gemm, g: Folds, cols: int, a_resident: bool,

@@ -189,6 +189,19 @@ class OpTraffic:
         return sum(s.active_rank_cycles for s in (self.read, self.write) if s is not None)
 
 
+def footprint_bytes(ops) -> int:
+    """DRAM bytes a workload keeps resident: every parameter tensor plus the KV cache it reads."""
+    total = 0
+    for op in ops:
+        if getattr(op, "b_source", None) == "kv":
+            total += op.b_bytes
+        elif hasattr(op, "b_bits"):
+            total += -(-op.param_elems * op.b_bits // 8)
+        else:
+            total += -(-op.param_elems * op.param_bits // 8)
+    return total
+
+
 class DramSystem:
     """DRAM as the engine sees it: per-tile transfer cycles, latency, energy, statistics."""
 
@@ -268,6 +281,20 @@ class DramSystem:
         if stream is None or not nbytes:
             return 0.0
         return max(stream.cycles - head, 0) * self.per_dram_cycle / nbytes
+
+    # ---- capacity ----------------------------------------------------------------------------
+    def capacity_problems(self, workload, file: str | None) -> list[str]:
+        """A message if the workload's weights and KV cache exceed the DRAM capacity."""
+        need = footprint_bytes(workload.ops)
+        have = self.spec.capacity_bytes
+        if need <= have:
+            return []
+        from sim.errors import where
+        from sim.units import format_bytes
+        return [f"{where(file, 'dram.channels')}: workload {workload.name} needs "
+                f"{format_bytes(need)} of weights and KV cache but {self.spec.preset} with "
+                f"{self.spec.org['channels']} channels holds {format_bytes(have)}; allowed: "
+                f"more channels (or rows/ranks), or a smaller model, batch or context"]
 
     # ---- energy and statistics -------------------------------------------------------------
     def rank_count(self) -> int:
