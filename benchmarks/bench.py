@@ -1,4 +1,6 @@
-"""Speed benchmark (not a test): decode and 2048-token prefill on both systolic configs.
+"""Speed benchmark (not a test): decode and 2048-token prefill on both systolic configs, the cost
+of the command-level DRAM model (decode with dram.model=cycle vs ideal), and one 13.5 GB
+stream (the LLaMA-7B weights) through a 32-channel HBM2 device.
 
     python benchmarks/bench.py            # cold (fresh JIT cache) and warm timings
     python benchmarks/bench.py --warm-only
@@ -25,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
     ("systolic.yaml", "llama7b_decode", []),
+    ("systolic.yaml", "llama7b_decode", ["dram.model=ideal"]),
     ("systolic.yaml", "llama7b_prefill", ["workload.prompt_len=2048"]),
     ("systolic_32x32.yaml", "llama7b_decode", []),
     ("systolic_32x32.yaml", "llama7b_prefill", ["workload.prompt_len=2048"]),
@@ -36,11 +39,29 @@ t0 = time.perf_counter()
 import sim
 from sim import load_arch, simulate
 t1 = time.perf_counter()
-arch = load_arch(sys.argv[1])
-report = simulate(arch, sys.argv[2], sys.argv[3:])
+sets = [a for a in sys.argv[3:] if not a.startswith("workload.")]
+arch = load_arch(sys.argv[1], sets)
+report = simulate(arch, sys.argv[2], [a for a in sys.argv[3:] if a.startswith("workload.")])
 t2 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "simulate_s": t2 - t1, "cycles": report.cycles,
                   "ops": len(report.ops)}))
+"""
+
+
+STREAM_CHILD = r"""
+import json, time
+from sim.config import Config
+from sim.config.schema import validate
+from sim.memory.spec import DRAM, resolve_spec
+from sim.memory.system import run_stream
+data, _ = validate({"preset": "HBM2", "channels": 32}, DRAM, None)
+spec, _ = resolve_spec(Config(data), None)
+run_stream(spec, 1 << 20)  # load the compiled kernel
+t0 = time.perf_counter()
+r = run_stream(spec, 13_476_839_424)
+t1 = time.perf_counter()
+print(json.dumps({"stream_s": t1 - t0, "requests": r.requests, "extrapolated": r.extrapolated,
+                  "bandwidth": r.requests * 64 / (r.cycles * 1e-9)}))
 """
 
 
@@ -68,6 +89,15 @@ def main() -> None:
         imp = statistics.median(r["import_s"] for r in warm)
         c = "-" if cold is None else f"{cold['import_s'] + cold['simulate_s']:.2f}"
         print(f"{arch:<22}{label:<34}{c:>9}{w:>9.3f}{imp:>10.2f}{warm[0]['cycles']:>16,}")
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        runs = [json.loads(subprocess.run([sys.executable, "-c", STREAM_CHILD], env=env,
+                                          capture_output=True, text=True, check=True)
+                           .stdout.strip().splitlines()[-1]) for _ in range(args.repeat)]
+    r = runs[-1]
+    print(f"\n13.5 GB stream, HBM2 x32: {statistics.median(x['stream_s'] for x in runs):.3f} s "
+          f"warm, {r['requests']:,} requests ({100 * r['extrapolated'] / r['requests']:.1f}% "
+          f"by the periodic steady state), {r['bandwidth'] / 1e9:.0f} GB/s")
 
 
 if __name__ == "__main__":

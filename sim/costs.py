@@ -17,7 +17,6 @@ entries used, so the report can say which entry priced each component.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,8 +24,6 @@ from pathlib import Path
 import yaml
 
 TABLE_PATH = Path(__file__).resolve().parent / "data" / "costs_45nm.yaml"
-SRAM_BANK_EXPONENT = math.log(10) / math.log(128)  # fit through Horowitz's 8 KB and 1 MB reads
-SRAM_REF_BANK_BYTES = 8 * 1024
 
 
 @lru_cache(maxsize=1)
@@ -89,25 +86,6 @@ class CostModel:
         names = ("fp32_mult", "fp32_add")
         return (Price(self._e("fp32_mult") + self._e("fp32_add"), names),
                 Price(self._a("fp32_mult") + self._a("fp32_add"), names))
-
-    def sram_bit_energy(self, bank_bytes: float) -> Price:
-        """Read (= write) energy per bit of an SRAM bank of ``bank_bytes`` (pJ/bit)."""
-        ratio = max(bank_bytes, 1.0) / SRAM_REF_BANK_BYTES
-        value = self._e("sram_bit_8kb") * ratio ** SRAM_BANK_EXPONENT
-        return Price(value, ("sram_bit_8kb",), f"bank {bank_bytes:.0f} B, exponent 0.4746")
-
-    def sram_area_mm2(self, capacity_bytes: float) -> Price:
-        """Macro area (mm²) of ``capacity_bytes`` of SRAM."""
-        return Price(self._a("sram_bitcell") * capacity_bytes * 8 * 1e-6, ("sram_bitcell",))
-
-    def dram_bit_energy(self, standard: str) -> Price:
-        """DRAM energy per bit transferred (pJ/bit), not node-scaled."""
-        name = f"dram_{standard}"
-        return Price(self.entries[name]["energy_pj"], (name,))
-
-
-def dram_standards() -> list[str]:
-    return sorted(k[5:] for k in load_table()["entries"] if k.startswith("dram_"))
 
 
 def source_of(entry: str) -> str:

@@ -299,28 +299,22 @@ def run_controller(tm, geo, closed_page, qcap, refresh, explicit, n,
                     cand = min(cand, ready)
                     continue
                 g = (b // B) % G
+                # column-to-column gap in the same direction, turnaround to the other one
+                if qwr[q]:
+                    same_dir, other_dir = next_wr, next_rd
+                    turn_o, turn_l, turn_s = wr_to_rd_o, wr_to_rd_l, wr_to_rd_s
+                else:
+                    same_dir, other_dir = next_rd, next_wr
+                    turn_o, turn_l, turn_s = rd_to_wr, rd_to_wr, rd_to_wr
                 for x in range(nb):
                     if x // (G * B) != r:
-                        if qwr[q]:
-                            next_wr[x] = max(next_wr[x], t + rank_switch)
-                            next_rd[x] = max(next_rd[x], t + wr_to_rd_o)
-                        else:
-                            next_rd[x] = max(next_rd[x], t + rank_switch)
-                            next_wr[x] = max(next_wr[x], t + rd_to_wr)
+                        gap, turn = rank_switch, turn_o
                     elif (x // B) % G == g:
-                        if qwr[q]:
-                            next_wr[x] = max(next_wr[x], t + rd_to_rd_l)
-                            next_rd[x] = max(next_rd[x], t + wr_to_rd_l)
-                        else:
-                            next_rd[x] = max(next_rd[x], t + rd_to_rd_l)
-                            next_wr[x] = max(next_wr[x], t + rd_to_wr)
+                        gap, turn = rd_to_rd_l, turn_l
                     else:
-                        if qwr[q]:
-                            next_wr[x] = max(next_wr[x], t + rd_to_rd_s)
-                            next_rd[x] = max(next_rd[x], t + wr_to_rd_s)
-                        else:
-                            next_rd[x] = max(next_rd[x], t + rd_to_rd_s)
-                            next_wr[x] = max(next_wr[x], t + rd_to_wr)
+                        gap, turn = rd_to_rd_s, turn_s
+                    same_dir[x] = max(same_dir[x], t + gap)
+                    other_dir[x] = max(other_dir[x], t + turn)
                 if qwr[q]:
                     next_pre[b] = max(next_pre[b], t + wr_to_pre)
                     done = t + tm[CWL] + tm[TBL]
