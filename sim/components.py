@@ -61,7 +61,8 @@ def sram_section(desc: str, defaults: dict[str, float], banks: int = 8) -> Secti
 
 def sram_word_bytes(cfg: Config, demand_bytes_per_cycle: int) -> int:
     """The configured word width, or the narrowest power of two >= 4 B that lets ``banks`` banks
-    with ``ports`` ports deliver ``demand_bytes_per_cycle``."""
+    with ``ports`` ports deliver ``demand_bytes_per_cycle``. The 4 B floor keeps words within
+    half an octave of the CACTI grid's narrowest point (8 B)."""
     if cfg.width is not None:
         return int(cfg.width)
     need = -(-demand_bytes_per_cycle // (cfg.banks * cfg.ports))

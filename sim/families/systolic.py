@@ -121,10 +121,9 @@ class Systolic(Family):
             out.append(f"{where(file, 'array.stationary_preload')}: "
                        f"{a.stationary_preload!r} applies to the ws and is dataflows only; "
                        f"allowed with os: 'serial'")
+        demand = sram_demand(cfg)
         for name, buf in sram_buffers(cfg).items():
-            need = {"ifmap": bits_to_bytes(a.rows, a.input_bits),
-                    "filter": bits_to_bytes(a.cols, a.weight_bits),
-                    "ofmap": bits_to_bytes(a.cols, a.acc_bits)}[name]
+            need = demand[name]
             if buf.bytes_per_cycle < need:
                 out.append(f"{where(file, 'sram.width')}: {buf.banks} banks x {buf.width} B x "
                            f"{buf.ports} port(s) = {buf.bytes_per_cycle} B/cycle cannot feed the "
@@ -288,14 +287,20 @@ class Systolic(Family):
         return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2, ("config: tech.leakage_w_per_mm2",))
 
 
+def sram_demand(cfg: Config) -> dict[str, int]:
+    """Bytes per cycle each scratchpad feeds the array's edge: ifmap a column of R inputs,
+    filter a row of C weights, ofmap C partial sums."""
+    a = cfg.array
+    return {"ifmap": bits_to_bytes(a.rows, a.input_bits),
+            "filter": bits_to_bytes(a.cols, a.weight_bits),
+            "ofmap": bits_to_bytes(a.cols, a.acc_bits)}
+
+
 def sram_buffers(cfg: Config) -> dict[str, SramBuffer]:
-    """The three scratchpads, each wide enough (unless configured) to feed the array's edge every
-    cycle: ifmap a column of R inputs, filter a row of C weights, ofmap C partial sums."""
-    a, s = cfg.array, cfg.sram
-    demand = {"ifmap": bits_to_bytes(a.rows, a.input_bits),
-              "filter": bits_to_bytes(a.cols, a.weight_bits),
-              "ofmap": bits_to_bytes(a.cols, a.acc_bits)}
-    return {b: SramBuffer(s[b], s.banks, sram_word_bytes(s, d), s.ports) for b, d in demand.items()}
+    """The three scratchpads, each wide enough (unless configured) for :func:`sram_demand`."""
+    s = cfg.sram
+    return {b: SramBuffer(s[b], s.banks, sram_word_bytes(s, d), s.ports)
+            for b, d in sram_demand(cfg).items()}
 
 
 def _os_traffic(cfg: Config, op: Gemm, g: Folds, cols: int, a_resident: bool,

@@ -58,6 +58,17 @@ def _fields(i, explicit, e_bank, e_row, e_wr, sh, wd, geo, stream_write):
 
 
 @kernel
+def _active_until(t, active_acc, open_count, active_since):
+    """Rank-cycles with a bank open, summed over ranks, up to cycle ``t``."""
+    total = 0
+    for r in range(active_acc.shape[0]):
+        total += active_acc[r]
+        if open_count[r] > 0:
+            total += t - active_since[r]
+    return total
+
+
+@kernel
 def _hash(v, n):
     h = np.uint64(1469598103934665603)
     for k in range(n):
@@ -201,11 +212,8 @@ def run_controller(tm, geo, closed_page, qcap, refresh, explicit, n,
                         shift_rows = (reps * d_req) >> sh[3]
                         for s_ in range(_N_PERIODIC):
                             if s_ == ST_ACTIVE:
-                                now_active = 0
-                                for r in range(R):
-                                    now_active += active_acc[r]
-                                    if open_count[r] > 0:
-                                        now_active += t - active_since[r]
+                                now_active = _active_until(t, active_acc, open_count,
+                                                           active_since)
                                 stats[s_] += reps * (now_active - snap_stats[match, s_])
                             else:
                                 stats[s_] += reps * (stats[s_] - snap_stats[match, s_])
@@ -240,12 +248,8 @@ def run_controller(tm, geo, closed_page, qcap, refresh, explicit, n,
                     snap_base[n_snaps] = base
                     for s_ in range(_N_PERIODIC):
                         snap_stats[n_snaps, s_] = stats[s_]
-                    act_now = 0
-                    for r in range(R):
-                        act_now += active_acc[r]
-                        if open_count[r] > 0:
-                            act_now += t - active_since[r]
-                    snap_stats[n_snaps, ST_ACTIVE] = act_now
+                    snap_stats[n_snaps, ST_ACTIVE] = _active_until(t, active_acc, open_count,
+                                                                   active_since)
                     n_snaps += 1
         if qn == 0 and nxt >= n:
             break

@@ -243,8 +243,8 @@ def resolve_spec(cfg: Config, file: str | None) -> tuple[DramSpec | None, list[s
     """Apply the ``dram:`` section to its preset; return the spec and every problem found."""
     row = load_presets()[cfg.preset]
     problems: list[str] = []
-    org = {k: (cfg[k] if k in cfg.to_dict() and cfg[k] is not None else row["org"][k])
-           for k in ORG_NAMES}
+    given = cfg.to_dict()
+    org = {k: (given[k] if given.get(k) is not None else row["org"][k]) for k in ORG_NAMES}
     timing = {k: (cfg.timing[k] if cfg.timing[k] is not None else row["timing"][k])
               for k in TIMING_NAMES}
     mapping = cfg.address_mapping or row["address_mapping"]

@@ -28,6 +28,8 @@ from sim.memory.energy import DramEnergy
 from sim.memory.spec import DramSpec, address_map, parse_mapping, resolve_spec, TIMING_NAMES
 
 COMMANDS = ("ACT", "PRE", "RD", "WR", "REF")
+#: Controller-state snapshots kept while looking for the steady state (memory bound, not a model
+#: parameter: a stream whose period is longer is simply simulated in full).
 MAX_SNAPSHOTS = 2048
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -319,7 +321,7 @@ class DramSystem:
     def summary(self, plans, cycles_per_op, energy_pj_per_op) -> dict:
         """The report's ``dram`` section."""
         commands = dict.fromkeys(COMMANDS, 0)
-        hits = columns = rd = wr = extrapolated = 0
+        hits = rd = wr = extrapolated = 0
         for plan in plans:
             tr = self.traffic(plan)
             for k, v in tr.commands().items():
