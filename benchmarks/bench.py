@@ -1,4 +1,5 @@
-"""Speed benchmark (not a test): decode and 2048-token prefill on both systolic configs, the cost
+"""Speed benchmark (not a test): decode and 2048-token prefill on both systolic configs and the
+bit-slice engines (value-dependent timing), the cost
 of the command-level DRAM model (decode with dram.model=cycle vs ideal), and one 13.5 GB
 stream (the LLaMA-7B weights) through a 32-channel HBM2 device.
 
@@ -31,6 +32,11 @@ CASES = [
     ("systolic.yaml", "llama7b_prefill", ["workload.prompt_len=2048"]),
     ("systolic_32x32.yaml", "llama7b_decode", []),
     ("systolic_32x32.yaml", "llama7b_prefill", ["workload.prompt_len=2048"]),
+    # bitslice: value-dependent timing from sampled weights (OPT3 is weight-serial), W4A8
+    ("bitslice_opt3.yaml", "llama7b_decode", ["workload.weight_bits=4"]),
+    ("bitslice.yaml", "llama7b_decode", ["workload.weight_bits=4"]),
+    ("bitslice.yaml", "llama7b_prefill", ["workload.weight_bits=4", "workload.prompt_len=2048"]),
+    ("bitslice_laconic.yaml", "llama7b_decode", []),
 ]
 
 CHILD = r"""

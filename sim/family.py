@@ -113,6 +113,8 @@ class Family(abc.ABC):
     kind = ""
     description = ""
     schema: Section
+    #: energy components of the family's compute, listed before the common ones in reports
+    energy_components: tuple[str, ...] = ()
 
     def check(self, cfg: Config, file: str | None) -> list[str]:
         """Layer-two rules across fields; return one message per problem."""

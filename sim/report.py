@@ -16,7 +16,9 @@ from pathlib import Path
 from sim.units import format_bytes, format_si
 
 SCHEMA_VERSION = 2  # 2: the ``dram`` section (command-level DRAM statistics)
-ENERGY_COMPONENTS = ("mac", "pe_registers", "sram", "dram", "vector", "leakage")
+#: energy components every family reports; a family adds its own compute components
+#: (:attr:`sim.family.Family.energy_components`) in front of them
+ENERGY_COMPONENTS = ("sram", "dram", "vector", "leakage")
 
 
 @dataclass
@@ -199,7 +201,7 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
     dram_pj = []
     for op, plan, t in zip(workload.ops, plans, timings):
         seconds = t.cycles / f_hz
-        breakdown = dict.fromkeys(ENERGY_COMPONENTS, 0.0)
+        breakdown = dict.fromkeys(arch.family.energy_components + ENERGY_COMPONENTS, 0.0)
         for k, pj in plan.energy_pj.items():  # families may add components of their own
             breakdown[k] = breakdown.get(k, 0.0) + pj * 1e-12
         breakdown["leakage"] = static_power.value * seconds

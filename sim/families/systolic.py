@@ -95,6 +95,7 @@ class Systolic(Family):
     kind = "systolic"
     description = "TPU-like NPU: R x C systolic array (os/ws/is), SRAM buffers, vector unit, DRAM"
     schema = SCHEMA
+    energy_components = ("mac", "pe_registers")
 
     # ---- configuration -------------------------------------------------------------------
     def check(self, cfg: Config, file: str | None) -> list[str]:
