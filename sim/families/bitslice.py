@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.components import TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, sram_section, sram_word_bytes
+from sim.components import TECH, VECTOR, sram_section, sram_word_bytes
 from sim.config import Config, Field, Section
 from sim.costs import CostModel, Price, source_of
 from sim.engine import coalesce
@@ -48,6 +48,7 @@ from sim.memory import DRAM, DramSystem
 from sim.memory.sram import SramBuffer, source as sram_source
 from sim.operands import draw, load_tensor, operand_section, seed_for
 from sim.ops import Elementwise, Gemm, bits_to_bytes
+from sim.vector_unit import plan_vector, precision_problems
 
 ORGANIZATIONS = ("systolic", "cube", "adder_tree", "matrix2d", "bit_serial")
 PES = ("mac", "opt1", "opt2", "opt3", "opt4c", "opt4e", "stripes", "tactical", "laconic",
@@ -187,19 +188,11 @@ class Bitslice(Family):
         return {"weight_bits": cfg.engine.weight_bits, "act_bits": cfg.engine.act_bits}
 
     def check_workload(self, ctx: Ctx, workload) -> list[str]:
-        e, w = ctx.cfg.engine, workload.cfg
-        label = workload.source_file or f"workload {workload.name}"
-        out = []
-        for key, have, limit, field in (("weight_bits", w.weight_bits, e.weight_bits, "weight_bits"),
-                                         ("act_bits", w.act_bits, e.act_bits, "act_bits"),
-                                         ("kv_bits", w.kv_bits, e.weight_bits, "weight_bits")):
-            if have > limit:
-                out.append(f"{where(label, 'workload.' + key)}: {have} bits exceed "
-                           f"engine.{field}={limit} of {ctx.file or 'the arch'}; allowed: <= {limit}")
-            if have < 2:
-                out.append(f"{where(label, 'workload.' + key)}: {have}-bit operands are not "
-                           f"signed integers; allowed: >= 2")
-        return out
+        e = ctx.cfg.engine
+        return precision_problems(workload, ctx.file, {
+            "weight_bits": (e.weight_bits, "engine.weight_bits"),
+            "act_bits": (e.act_bits, "engine.act_bits"),
+            "kv_bits": (e.weight_bits, "engine.weight_bits")}, minimum=2)
 
     def _pe(self, cfg: Config) -> PeCost:
         e, t = cfg.engine, cfg.tech
@@ -263,33 +256,8 @@ class Bitslice(Family):
                       sram_write_bytes=int(sum(sram_wr.values())), mapping=timing.mapping)
 
     def _plan_vector(self, ctx: Ctx, op: Elementwise) -> OpPlan:
-        v = ctx.cfg.vector
-        per_elem = VECTOR_OPS_PER_ELEMENT[op.op]
-        work = op.elements * per_elem
-        in_dram = op.in_bytes if op.in_bytes > ctx.resident_bytes else 0
-        out_dram = op.out_bytes if op.out_bytes > ctx.resident_bytes else 0
-        load_total = op.param_read_bytes + in_dram
-        store_total = out_dram + op.kv_write_bytes
-        tiles = max(1, -(-op.elements // v.tile_elements))
-        last = op.elements - (tiles - 1) * v.tile_elements
-        comp = np.array([-(-v.tile_elements * per_elem // v.lanes)] * (tiles - 1)
-                        + [-(-last * per_elem // v.lanes), v.latency], dtype=np.int64)
-        ones = np.ones(tiles + 1, dtype=np.int64)
-        load = np.r_[np.full(tiles, load_total // tiles), 0]
-        load[tiles - 1] += load_total - load[:tiles].sum()
-        store = np.r_[np.full(tiles, store_total // tiles), 0]
-        store[tiles - 1] += store_total - store[:tiles].sum()
-        counts, load_g, comp_g, store_g = coalesce(ones, load, comp, store)
-        energy = {
-            "vector": work * ctx.fma_e.value,
-            "sram": 8 * ((op.in_bytes + op.param_read_bytes) * ctx.sram_rd["act"].value
-                         + (op.out_bytes + op.kv_write_bytes) * ctx.sram_wr["act"].value),
-        }
-        roofline = max(-(-work // v.lanes), ctx.channel.peak_cycles(load_total + store_total))
-        return OpPlan("vector", counts, load_g, comp_g, store_g, 0, v.lanes, roofline, energy,
-                      sram_read_bytes=op.in_bytes + op.param_read_bytes,
-                      sram_write_bytes=op.out_bytes + op.kv_write_bytes, vector_ops=work,
-                      mapping=f"{tiles} tile(s), {per_elem} ops/element on {v.lanes} lanes")
+        return plan_vector(op, ctx.cfg.vector, ctx.resident_bytes, ctx.channel, ctx.fma_e.value,
+                           ctx.sram_rd["act"].value, ctx.sram_wr["act"].value)
 
     # ---- area and power --------------------------------------------------------------------
     def area(self, ctx: Ctx) -> dict[str, AreaItem]:

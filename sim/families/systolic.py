@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.components import TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, sram_section, sram_word_bytes
+from sim.components import TECH, VECTOR, sram_section, sram_word_bytes
 from sim.config import Config, Field, Section
 from sim.costs import CostModel, Price, source_of
 from sim.engine import coalesce
@@ -38,6 +38,7 @@ from sim.kernels.systolic import DATAFLOWS, PRELOADS, Folds, fold_grid
 from sim.memory import DRAM, DramSystem
 from sim.memory.sram import SramBuffer, source as sram_source
 from sim.ops import Elementwise, Gemm, bits_to_bytes
+from sim.vector_unit import plan_vector, precision_problems
 
 ARRAY = Section("The systolic PE array", {
     "rows": Field("int", 128, "PE rows (R)", positive=True, maximum=65536),
@@ -139,16 +140,11 @@ class Systolic(Family):
         return {"weight_bits": cfg.array.weight_bits, "act_bits": cfg.array.input_bits}
 
     def check_workload(self, ctx: Ctx, workload) -> list[str]:
-        a, w = ctx.cfg.array, workload.cfg
-        label = workload.source_file or f"workload {workload.name}"
-        out = []
-        for key, have, limit, field in (("weight_bits", w.weight_bits, a.weight_bits, "weight_bits"),
-                                         ("act_bits", w.act_bits, a.input_bits, "input_bits"),
-                                         ("kv_bits", w.kv_bits, a.weight_bits, "weight_bits")):
-            if have > limit:
-                out.append(f"{where(label, 'workload.' + key)}: {have} bits exceed "
-                           f"array.{field}={limit} of {ctx.file or 'the arch'}; allowed: <= {limit}")
-        return out
+        a = ctx.cfg.array
+        return precision_problems(workload, ctx.file, {
+            "weight_bits": (a.weight_bits, "array.weight_bits"),
+            "act_bits": (a.input_bits, "array.input_bits"),
+            "kv_bits": (a.weight_bits, "array.weight_bits")})
 
     def prepare(self, cfg: Config, file: str | None) -> Ctx:
         t, a = cfg.tech, cfg.array
@@ -218,35 +214,8 @@ class Systolic(Family):
                       mapping=mapping)
 
     def _plan_vector(self, ctx: Ctx, op: Elementwise) -> OpPlan:
-        v = ctx.cfg.vector
-        per_elem = VECTOR_OPS_PER_ELEMENT[op.op]
-        work = op.elements * per_elem
-        in_dram = op.in_bytes if op.in_bytes > ctx.resident_bytes else 0
-        out_dram = op.out_bytes if op.out_bytes > ctx.resident_bytes else 0
-        load_total = op.param_read_bytes + in_dram
-        store_total = out_dram + op.kv_write_bytes
-        tiles = max(1, -(-op.elements // v.tile_elements))
-        last_elems = op.elements - (tiles - 1) * v.tile_elements
-        load = _split(load_total, tiles)
-        store = _split(store_total, tiles)
-        comp = np.array([-(-v.tile_elements * per_elem // v.lanes)] * (tiles - 1)
-                        + [-(-last_elems * per_elem // v.lanes)], dtype=np.int64)
-        ones = np.ones(tiles, dtype=np.int64)
-        # the pipeline drain is paid once, after the last tile
-        ones, load, comp, store = (np.r_[ones, 1], np.r_[load, 0], np.r_[comp, v.latency],
-                                   np.r_[store, 0])
-        counts, load_g, comp_g, store_g = coalesce(ones, load, comp, store)
-        energy = {
-            "vector": work * ctx.fma_e.value,
-            "sram": 8 * ((op.in_bytes + op.param_read_bytes) * ctx.sram_rd["ifmap"].value
-                         + (op.out_bytes + op.kv_write_bytes) * ctx.sram_wr["ifmap"].value),
-        }
-        roofline = max(-(-work // v.lanes), ctx.channel.peak_cycles(load_total + store_total))
-        return OpPlan("vector", counts, load_g, comp_g, store_g, 0, v.lanes, roofline, energy,
-                      sram_read_bytes=op.in_bytes + op.param_read_bytes,
-                      sram_write_bytes=op.out_bytes + op.kv_write_bytes, vector_ops=work,
-                      mapping=f"{tiles} tile(s) of <= {v.tile_elements} elements, "
-                              f"{per_elem} ops/element on {v.lanes} lanes")
+        return plan_vector(op, ctx.cfg.vector, ctx.resident_bytes, ctx.channel, ctx.fma_e.value,
+                           ctx.sram_rd["ifmap"].value, ctx.sram_wr["ifmap"].value)
 
     # ---- area and power ----------------------------------------------------------------------
     def area(self, ctx: Ctx) -> dict[str, AreaItem]:
@@ -387,11 +356,3 @@ def _first_tile_cycles(groups: tuple, first_cycles: int) -> tuple:
 
 def _nbytes(elems: np.ndarray, bits: int) -> np.ndarray:
     return (np.asarray(elems, dtype=np.int64) * bits + 7) // 8
-
-
-def _split(total: int, parts: int) -> np.ndarray:
-    """``total`` bytes over ``parts`` tiles: equal shares, the remainder on the last tile."""
-    share = total // parts
-    out = np.full(parts, share, dtype=np.int64)
-    out[-1] += total - share * parts
-    return out
