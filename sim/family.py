@@ -152,6 +152,7 @@ class Family(abc.ABC):
     def static_power_w(self, ctx, area_mm2: float) -> Price:
         """Leakage power (W) of the chip with ``area_mm2`` of on-chip area."""
 
-    @abc.abstractmethod
     def channel(self, ctx):
-        """The DRAM channel object ops stream through."""
+        """The DRAM system (:class:`sim.memory.DramSystem`) ops stream through; by default the
+        context's ``channel``."""
+        return ctx.channel

@@ -78,7 +78,8 @@ def bitslice_vs_laconic(sigma: float = 20.0, k: int = 4096, rows: int = 64,
     p = testbench_pmf(sigma)
     a = rng.choice(value_range(8), size=(rows, k), p=p)
     w = rng.choice(value_range(8), size=(rows, 1, k), p=p)
-    opt4c_cyc = float(K.digit_serial_rows(a + 128, K.digit_masks(8, "ent"), 4, 4, 1).mean()) / k
+    opt4c_cyc = float(K.digit_serial_rows(a + 128, K.digit_masks(8, "ent"), K.n_digits(8, "ent"),
+                                            K.SPARSE_GROUP, 1).mean()) / k
     lac_cyc = float(K.term_pair_items(a + 128, w + 128, K.term_counts(8, "mbe"),
                                       K.term_counts(8, "mbe"), 16).mean()) / k
     c4 = pe_cost("bit_serial", "opt4c", 8, 8, 26, 1, node, vdd)

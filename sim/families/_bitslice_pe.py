@@ -64,7 +64,11 @@ def _encoder(bits: int) -> dict:
 
 
 def _sparse_encoder(bits: int) -> dict:
-    """OPT3's sparse encoder for a group of 4 digits plus its buffered digit codes and positions."""
+    """OPT3's sparse encoder for a group of 4 digits plus its buffered digit codes and positions.
+
+    Estimate read off ``OPT3_OPT4C/pe/sparse_encoder.v``: the cal_cycle / position logic is a
+    few dozen AND/OR/XOR gates; flip-flops hold 4 buffered digit codes with their signs
+    (``bits + 1`` each, an upper bound) and the 2 + 2 + 2 + 1 position registers."""
     return {"and2": 24, "xor2": 12, "dff": 4 * (bits + 1) + 7}
 
 

@@ -216,9 +216,6 @@ class Bitslice(Family):
     def units(self, ctx: Ctx) -> list[str]:
         return ["engine", "vector"]
 
-    def channel(self, ctx: Ctx) -> DramSystem:
-        return ctx.channel
-
     # ---- mapping ---------------------------------------------------------------------------
     def plan(self, ctx: Ctx, op) -> OpPlan:
         if isinstance(op, Gemm):
@@ -313,7 +310,7 @@ def peak_macs_per_cycle(e: Config, a_bits: int, w_bits: int) -> float:
     if e.pe == "stripes":
         return lanes / a_bits
     if e.pe in DIGIT_SERIAL:
-        return lanes * 4 / K.n_digits(max(a_bits, w_bits), e.encoding)
+        return lanes * K.SPARSE_GROUP / K.n_digits(max(a_bits, w_bits), e.encoding)
     return lanes * fusion_rate(e.pe, a_bits, w_bits)
 
 
@@ -365,16 +362,15 @@ def _bit_serial_timing(ctx: Ctx, op: Gemm) -> GemmTiming:
         return GemmTiming(np.array([tiles * op.count]), np.array([cost]),
                           float(cost) * rs * rp * op.count, float(cost) * items * op.count,
                           mapping + f" of {cost} cycles", False)
-    serial_spec, par_spec = _specs(cfg, op, w_serial)
+    (serial_spec, serial_tensor), par = _specs(ctx, op, w_serial)
     label = (op.m, op.n, op.k, op.a_bits, op.b_bits, op.b_source, w_serial)
     rng = np.random.default_rng(seed_for(cfg["values"].seed, *label))
     # values the kernel touches: every serial row, or (Laconic) every item's PE rows
     lanes_k = (items * min(e.cols, rp) if e.pe == "laconic" else rs) * op.k
     sampled = lanes_k > cfg["values"].exhaustive_limit
     if not sampled:
-        serial = draw(serial_spec, ps, rs, op.k, rng, ctx.tensors.get(serial_spec.name))
-        parallel = (draw(par_spec, pp, rp, op.k, rng, ctx.tensors.get(par_spec.name))
-                    if e.pe == "laconic" else None)
+        serial = draw(serial_spec, ps, rs, op.k, rng, serial_tensor)
+        parallel = draw(par[0], pp, rp, op.k, rng, par[1]) if e.pe == "laconic" else None
         tile_cost, item_cost = exact_tile_cycles(e, serial, parallel, ps, pp, rp)
         row_cost = item_cost
         pe_cycles = float(_pe_busy(item_cost, rp, e.cols, blocks))
@@ -382,9 +378,9 @@ def _bit_serial_timing(ctx: Ctx, op: Gemm) -> GemmTiming:
         tile_cost = tile_cost.astype(np.float64)
     else:
         rows = min(rs, cfg["values"].sample_rows)
-        serial = draw(serial_spec, ps, rows, op.k, rng, ctx.tensors.get(serial_spec.name))
+        serial = draw(serial_spec, ps, rows, op.k, rng, serial_tensor)
         if e.pe == "laconic":
-            row_cost = _laconic_costs(cfg, op, serial, par_spec, pp, rp, rng, ctx)
+            row_cost = _laconic_costs(e, serial, par, ps, pp, rp, rng)
         else:
             row_cost = serial_row_costs(e, serial, ps)
         t = np.arange(tiles, dtype=np.int64)
@@ -433,54 +429,41 @@ def serial_row_costs(e: Config, serial: np.ndarray, bits: int) -> np.ndarray:
     idx = serial + (1 << (bits - 1))
     if e.pe in DIGIT_SERIAL:
         return K.digit_serial_rows(idx, K.digit_masks(bits, e.encoding),
-                                   K.n_digits(bits, e.encoding), 4, e.depth)
+                                   K.n_digits(bits, e.encoding), K.SPARSE_GROUP, e.depth)
     return K.lane_max_rows(idx, K.precision_span(bits, True), e.depth)  # tactical
 
 
-def _laconic_costs(cfg, op, serial, par_spec, pp, rp, rng, ctx) -> np.ndarray:
-    """Laconic items: each sampled serial row against up to ``cols`` parallel rows."""
-    e = cfg.engine
+def _laconic_costs(e: Config, serial: np.ndarray, par: tuple, ps: int, pp: int, rp: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Laconic items: each sampled serial row against up to ``cols`` freshly drawn parallel
+    rows (``par`` is the parallel operand's (spec, tensor))."""
+    rows, k = serial.shape
     pes = min(e.cols, rp)
-    par = draw(par_spec, pp, serial.shape[0] * pes, op.k, rng,
-               ctx.tensors.get(par_spec.name)).reshape(serial.shape[0], pes, op.k)
-    return K.term_pair_items(serial + (1 << (op.a_bits - 1)), par + (1 << (pp - 1)),
-                             K.term_counts(op.a_bits, "mbe"), K.term_counts(pp, "mbe"), e.depth)
+    w = draw(par[0], pp, rows * pes, k, rng, par[1]).reshape(rows, pes, k)
+    return K.term_pair_items(serial + (1 << (ps - 1)), w + (1 << (pp - 1)),
+                             K.term_counts(ps, "mbe"), K.term_counts(pp, "mbe"), e.depth)
 
 
-def _specs(cfg: Config, op: Gemm, w_serial: bool):
-    """(serial spec, parallel spec), each tagged with the tensor key it may read."""
-    v = cfg["values"]
-    b_spec = v.weights if op.b_source == "weight" else v.activations
+def _specs(ctx: Ctx, op: Gemm, w_serial: bool):
+    """((spec, tensor), (spec, tensor)) of the serial and the parallel operand; ``tensor`` is
+    the loaded ``.npy`` array of a ``dist: file`` spec, else None."""
+    v = ctx.cfg["values"]
     b_name = "weights" if op.b_source == "weight" else "activations"
-    a = _Named(v.activations, "activations")
-    b = _Named(b_spec, b_name)
+    a = (v.activations, ctx.tensors.get("activations"))
+    b = (v[b_name], ctx.tensors.get(b_name))
     return (b, a) if w_serial else (a, b)
 
 
-class _Named:
-    """An operand spec with the name of its tensor (for ``dist: file``)."""
-
-    def __init__(self, spec, name: str):
-        self._spec, self.name = spec, name
-
-    def __getattr__(self, key):
-        return getattr(self._spec, key)
-
-
 def _integer_tiles(cost: np.ndarray):
-    """Tile groups with integer cycles: equal costs merged; a fractional expected cost c over
-    n tiles becomes floor/ceil tiles whose total is round(n * c)."""
-    values, counts = np.unique(cost, return_counts=True) if cost.size > 64 else (None, None)
-    if values is None:  # keep execution order for small exhaustive ops
-        if np.all(cost == np.round(cost)):
-            c, g = coalesce(np.ones(cost.size, dtype=np.int64), cost.astype(np.int64))
-            return c, g
-        values, counts = np.unique(cost, return_counts=True)
+    """Tile groups with integer cycles. A small op with exact costs keeps its execution order;
+    otherwise equal costs merge and an expected cost c over n tiles becomes floor/ceil tiles
+    whose total is round(n * c)."""
+    if cost.size <= 64 and np.all(cost == np.round(cost)):
+        return coalesce(np.ones(cost.size, dtype=np.int64), cost.astype(np.int64))
     out_c, out_v = [], []
-    for v, n in zip(values, counts):
+    for v, n in zip(*np.unique(cost, return_counts=True)):
         total = int(round(v * n))
-        lo = total // n
-        hi_n = total - lo * n
+        lo, hi_n = total // n, total - (total // n) * n
         if n - hi_n:
             out_c.append(n - hi_n)
             out_v.append(lo)

@@ -162,9 +162,6 @@ class Systolic(Family):
     def units(self, ctx: Ctx) -> list[str]:
         return ["array", "vector"]
 
-    def channel(self, ctx: Ctx) -> DramSystem:
-        return ctx.channel
-
     # ---- mapping ---------------------------------------------------------------------------
     def plan(self, ctx: Ctx, op) -> OpPlan:
         if isinstance(op, Gemm):

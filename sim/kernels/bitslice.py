@@ -30,6 +30,9 @@ import numpy as np
 from sim.kernels.jit import kernel
 
 ENCODINGS = ("ent", "mbe", "binary")
+#: consecutive k whose digits one sparse encoder schedules together (HPCA'25 repo,
+#: ``OPT3_OPT4C/pe/sparse_encoder.v``: four 2-bit digit codes in, ``cal_cycle`` 0..4 out)
+SPARSE_GROUP = 4
 
 
 def n_digits(bits: int, encoding: str) -> int:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.kernels.bitslice import DIGITS, RADIX_SHIFT, mbe_digits
+from sim.kernels.bitslice import DIGITS, RADIX_SHIFT, SPARSE_GROUP, mbe_digits
 
 
-def _digit_unit(serial_row, par_rows, bits, encoding, streams, group=4):
+def _digit_unit(serial_row, par_rows, bits, encoding, streams, group=SPARSE_GROUP):
     """Cycle-by-cycle run of one OPT3/4C/4E unit: returns (accumulators per PE, cycles)."""
     k = len(serial_row)
     digits = [DIGITS[encoding](int(v), bits) for v in serial_row]
