@@ -37,6 +37,12 @@ CASES = [
     ("bitslice.yaml", "llama7b_decode", ["workload.weight_bits=4"]),
     ("bitslice.yaml", "llama7b_prefill", ["workload.weight_bits=4", "workload.prompt_len=2048"]),
     ("bitslice_laconic.yaml", "llama7b_decode", []),
+    # lut_tc: the headline command, prefill, and the MAC baseline on the same model
+    ("lut_tc.yaml", "llama7b_decode", []),
+    ("lut_tc.yaml", "llama7b_prefill", ["workload.prompt_len=2048"]),
+    ("lut_tc.yaml", "bitnet_b158_3b_decode", ["workload.batch=1024", "workload.context_len=0",
+                                              "workload.act_bits=8"]),
+    ("mac_tc_a100_fp16.yaml", "llama7b_decode", []),
 ]
 
 CHILD = r"""

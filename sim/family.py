@@ -103,6 +103,22 @@ class AreaItem:
     detail: str = ""
 
 
+def memory_and_vector_area(cfg: Config, costs, sram: dict, fma_area) -> dict[str, AreaItem]:
+    """Area items every family with SRAM buffers, a vector unit and DRAM shares: one per
+    buffer (CACTI grid), the vector unit's FMA lanes and the configured DRAM PHY."""
+    items = {}
+    for b, buf in sram.items():
+        p = buf.area_mm2(costs)
+        items[f"sram_{b}"] = AreaItem(p.value, p.entries, f"{cfg.sram[b] / 2**20:.3g} MiB in "
+                                      f"{buf.banks} banks of {buf.width} B words")
+    items["vector_unit"] = AreaItem(cfg.vector.lanes * fma_area.value * 1e-6, fma_area.entries,
+                                    f"{cfg.vector.lanes} FP32 FMA lanes")
+    if cfg.dram.phy_area > 0:
+        items["dram_phy"] = AreaItem(cfg.dram.phy_area, ("config: dram.phy_area",),
+                                     "as configured (not node-scaled)")
+    return items
+
+
 class Family(abc.ABC):
     """Base class of an accelerator family (see docs/adding_a_family.md).
 
@@ -128,6 +144,11 @@ class Family(abc.ABC):
         """Problems running ``workload`` on this architecture (precision, capacity)."""
         return []
 
+    def lower(self, ctx, ops: tuple) -> tuple:
+        """Rewrite the workload's op graph for this hardware (e.g. split an op into two);
+        by default unchanged."""
+        return ops
+
     def pricing(self, ctx) -> dict[str, list[str]]:
         """For each energy component, the cost-table entries (with sources) that priced it."""
         return {}
@@ -148,9 +169,10 @@ class Family(abc.ABC):
     def units(self, ctx) -> list[str]:
         """Names of the units that ops can occupy (for the event core and the trace)."""
 
-    @abc.abstractmethod
     def static_power_w(self, ctx, area_mm2: float) -> Price:
-        """Leakage power (W) of the chip with ``area_mm2`` of on-chip area."""
+        """Leakage power (W) of the chip with ``area_mm2`` of on-chip area: by default
+        ``tech.leakage_w_per_mm2`` of the context's config times the area."""
+        return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2, ("config: tech.leakage_w_per_mm2",))
 
     def channel(self, ctx):
         """The DRAM system (:class:`sim.memory.DramSystem`) ops stream through; by default the

@@ -112,4 +112,47 @@ class Elementwise:
         return f"{self.op}[{self.elements}]"
 
 
-Op = Gemm | Elementwise
+@dataclass(frozen=True)
+class TableBuild:
+    """Precompute of the lookup tables a LUT-based GEMM reads instead of its activations.
+
+    ``tables`` tables of ``entries`` entries of ``entry_bits`` bits are built from ``rows`` x
+    ``k`` activations with ``ops_per_table`` vector operations each (LUT Tensor Core's DFG
+    split of an mpGEMM into precompute + lookup). With ``fused`` the build is fused into that
+    element-wise op, which then reads what it read and writes the tables instead of its output.
+    """
+
+    name: str
+    layer: int
+    role: str
+    rows: int
+    k: int
+    tables: int
+    entries: int
+    entry_bits: int
+    ops_per_table: int
+    act_bits: int = 16
+    fused: Elementwise | None = None
+
+    kind = "table"
+    macs = 0
+    param_elems = 0
+    param_bits = 16
+
+    @property
+    def table_bytes(self) -> int:
+        return bits_to_bytes(self.tables * self.entries, self.entry_bits)
+
+    @property
+    def in_bytes(self) -> int:
+        """Activations read (the fused producer's own inputs when fused)."""
+        return self.fused.in_bytes if self.fused else bits_to_bytes(self.rows * self.k,
+                                                                      self.act_bits)
+
+    @property
+    def shape(self) -> str:
+        lead = f"{self.fused.shape}+" if self.fused else ""
+        return f"{lead}tables[{self.tables}x{self.entries}]"
+
+
+Op = Gemm | Elementwise | TableBuild

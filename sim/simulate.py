@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from typing import Any
@@ -37,6 +38,9 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=()) -> Report
     problems = family.check_workload(ctx, workload) + dram.capacity_problems(workload, arch.file)
     if problems:
         raise WorkloadError(problems)
+    lowered = family.lower(ctx, workload.ops)
+    if lowered is not workload.ops:
+        workload = dataclasses.replace(workload, ops=tuple(lowered))
     plans = _plan_all(family, ctx, workload)
     engine = Engine(dram, family.units(ctx))
     timings = engine.run(plans)

@@ -17,29 +17,41 @@ def plan_vector(op: Elementwise, vector, resident_bytes: int, channel, fma_pj: f
     """Tiles of ``vector.tile_elements`` streamed through the vector unit; operands bigger than
     ``resident_bytes`` go through DRAM. The pipeline drain is paid once, after the last tile."""
     per_elem = VECTOR_OPS_PER_ELEMENT[op.op]
-    work = op.elements * per_elem
-    in_dram = op.in_bytes if op.in_bytes > resident_bytes else 0
-    out_dram = op.out_bytes if op.out_bytes > resident_bytes else 0
-    load_total = op.param_read_bytes + in_dram
-    store_total = out_dram + op.kv_write_bytes
-    tiles = max(1, -(-op.elements // vector.tile_elements))
-    last = op.elements - (tiles - 1) * vector.tile_elements
-    comp = np.array([-(-vector.tile_elements * per_elem // vector.lanes)] * (tiles - 1)
-                    + [-(-last * per_elem // vector.lanes), vector.latency], dtype=np.int64)
+    return plan_stream(op.elements, op.elements * per_elem, op.in_bytes, op.out_bytes,
+                       op.param_read_bytes, op.kv_write_bytes, vector, resident_bytes, channel,
+                       fma_pj, sram_read_pj_per_bit, sram_write_pj_per_bit,
+                       f"{per_elem} ops/element")
+
+
+def plan_stream(elements: int, work: int, in_bytes: int, out_bytes: int, param_bytes: int,
+                kv_bytes: int, vector, resident_bytes: int, channel, fma_pj: float,
+                sram_read_pj_per_bit: float, sram_write_pj_per_bit: float,
+                what: str) -> OpPlan:
+    """``work`` vector operations over ``elements`` streamed in tiles (see :func:`plan_vector`);
+    activations bigger than ``resident_bytes`` and all parameters and KV writes use DRAM."""
+    in_dram = in_bytes if in_bytes > resident_bytes else 0
+    out_dram = out_bytes if out_bytes > resident_bytes else 0
+    load_total = param_bytes + in_dram
+    store_total = out_dram + kv_bytes
+    tiles = max(1, -(-elements // vector.tile_elements))
+    last = elements - (tiles - 1) * vector.tile_elements
+    span = max(elements, 1) * vector.lanes  # a tile of e elements costs ceil(e * work / span)
+    comp = np.array([-(-vector.tile_elements * work // span)] * (tiles - 1)
+                    + [-(-last * work // span), vector.latency], dtype=np.int64)
     counts, load_g, comp_g, store_g = coalesce(np.ones(tiles + 1, dtype=np.int64),
                                                np.r_[split(load_total, tiles), 0], comp,
                                                np.r_[split(store_total, tiles), 0])
     energy = {
         "vector": work * fma_pj,
-        "sram": 8 * ((op.in_bytes + op.param_read_bytes) * sram_read_pj_per_bit
-                     + (op.out_bytes + op.kv_write_bytes) * sram_write_pj_per_bit),
+        "sram": 8 * ((in_bytes + param_bytes) * sram_read_pj_per_bit
+                     + (out_bytes + kv_bytes) * sram_write_pj_per_bit),
     }
     roofline = max(-(-work // vector.lanes), channel.peak_cycles(load_total + store_total))
     return OpPlan("vector", counts, load_g, comp_g, store_g, 0, vector.lanes, roofline, energy,
-                  sram_read_bytes=op.in_bytes + op.param_read_bytes,
-                  sram_write_bytes=op.out_bytes + op.kv_write_bytes, vector_ops=work,
+                  sram_read_bytes=in_bytes + param_bytes,
+                  sram_write_bytes=out_bytes + kv_bytes, vector_ops=work,
                   mapping=f"{tiles} tile(s) of <= {vector.tile_elements} elements, "
-                          f"{per_elem} ops/element on {vector.lanes} lanes")
+                          f"{what} on {vector.lanes} lanes")
 
 
 def split(total: int, parts: int) -> np.ndarray:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import yaml
 
+from sim.cells import CELLS, add as _add, cell_scale, price as _price, scale as _scale
+
 DATA_PATH = Path(__file__).resolve().parent.parent / "data" / "bitslice_pe.yaml"
-CELLS = ("and2", "xor2", "mux2", "fa", "dff")
 
 
 @lru_cache(maxsize=1)
@@ -42,14 +43,6 @@ class PeCost:
     unit_energy_pj: float
     fmax_hz: float
     source: str
-
-
-def _add(*parts: dict) -> dict:
-    out = dict.fromkeys(CELLS, 0.0)
-    for p in parts:
-        for k, v in p.items():
-            out[k] += v
-    return out
 
 
 def _booth_ppg(rows: int, pp: int) -> dict:
@@ -120,23 +113,12 @@ def report_pj_per_cycle(report: dict) -> float:
     return report["power_mw"] * 1e3 / report["mhz"] / report["slots"]
 
 
-def _price(counts: dict, what: str) -> float:
-    cells = data()["cells"]
-    key = "area_um2" if what == "area" else "energy_fj"
-    return sum(n * cells[c][key] for c, n in counts.items())
-
-
-def _scale(node: float, vdd: float, ref_node: float, ref_vdd: float) -> tuple[float, float, float]:
-    """(area, energy, clock) factors from a reference node/supply to ``node``/``vdd``."""
-    return ((node / ref_node) ** 2, (node / ref_node) * (vdd / ref_vdd) ** 2, ref_node / node)
-
-
 @lru_cache(maxsize=1)
 def calibration() -> tuple[float, float]:
     """(area, energy) factors that make the structural model equal its calibration reports."""
     d = data()
-    cal, syn, cells = d["calibration"], d["synthesis"], d["cells"]
-    a_s, e_s, _ = _scale(d["node_nm"], d["vdd"], cells["node_nm"], cells["vdd"])
+    cal, syn = d["calibration"], d["synthesis"]
+    a_s, e_s = cell_scale(d["node_nm"], d["vdd"])
     col = syn[cal["area"]]
     pe, unit = structure("opt4c", 8, 8, 26, 1)  # the released column: int8 x int8, 26-bit CSA
     area = (col["slots"] * _price(pe, "area") + _price(unit, "area")) * a_s
@@ -149,9 +131,8 @@ def calibration() -> tuple[float, float]:
 def structural_cost(design: str, ps: int, pp: int, acc: int, lanes: int, node: float,
                     vdd: float) -> tuple[float, float, float, float]:
     """Calibrated (PE area um2, PE pJ/cycle, unit area um2, unit pJ/cycle) at ``node``/``vdd``."""
-    cells = data()["cells"]
     k_area, k_energy = calibration()
-    a, e, _ = _scale(node, vdd, cells["node_nm"], cells["vdd"])
+    a, e = cell_scale(node, vdd)
     pe, unit = structure(design, ps, pp, acc, lanes)
     return (_price(pe, "area") * a * k_area, _price(pe, "energy") * 1e-3 * e * k_energy,
             _price(unit, "area") * a * k_area, _price(unit, "energy") * 1e-3 * e * k_energy)

@@ -40,7 +40,7 @@ from sim.config import Config, Field, Section
 from sim.costs import CostModel, Price, source_of
 from sim.engine import coalesce
 from sim.errors import where
-from sim.family import AreaItem, Family, OpPlan, register_family
+from sim.family import AreaItem, Family, OpPlan, memory_and_vector_area, register_family
 from sim.families._bitslice_pe import PeCost, pe_cost
 from sim.kernels import bitslice as K
 from sim.kernels.systolic import fold_grid
@@ -267,15 +267,7 @@ class Bitslice(Family):
             items["encoders"] = AreaItem(e.rows * pe.unit_area_um2 * 1e-6, ("bitslice_pe.yaml",),
                                          f"{e.rows} shared encoder/fuse units of "
                                          f"{pe.unit_area_um2:.0f} um2")
-        for b, buf in ctx.sram.items():
-            p = buf.area_mm2(ctx.costs)
-            items[f"sram_{b}"] = AreaItem(p.value, p.entries, f"{cfg.sram[b] / 2**20:.3g} MiB in "
-                                          f"{buf.banks} banks of {buf.width} B words")
-        items["vector_unit"] = AreaItem(cfg.vector.lanes * ctx.fma_a.value * 1e-6, ctx.fma_a.entries,
-                                        f"{cfg.vector.lanes} FP32 FMA lanes")
-        if cfg.dram.phy_area > 0:
-            items["dram_phy"] = AreaItem(cfg.dram.phy_area, ("config: dram.phy_area",),
-                                         "as configured (not node-scaled)")
+        items.update(memory_and_vector_area(cfg, ctx.costs, ctx.sram, ctx.fma_a))
         return items
 
     def pricing(self, ctx: Ctx) -> dict[str, list[str]]:
@@ -283,8 +275,6 @@ class Bitslice(Family):
         return {"pe": [ctx.pe.source], "encoders": [ctx.pe.source],
                 "sram": [f"sram_cacti_45nm: {sram_source()}"], "vector": fma}
 
-    def static_power_w(self, ctx: Ctx, area_mm2: float) -> Price:
-        return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2, ("config: tech.leakage_w_per_mm2",))
 
 
 # ---- timing -------------------------------------------------------------------------------

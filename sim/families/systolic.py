@@ -250,9 +250,6 @@ class Systolic(Family):
                 "sram": [f"sram_cacti_45nm: {sram_source()}"],
                 "vector": cite(ctx.fma_e)}
 
-    def static_power_w(self, ctx: Ctx, area_mm2: float) -> Price:
-        return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2, ("config: tech.leakage_w_per_mm2",))
-
 
 def sram_demand(cfg: Config) -> dict[str, int]:
     """Bytes per cycle each scratchpad feeds the array's edge: ifmap a column of R inputs,
