@@ -14,7 +14,7 @@ from pathlib import Path
 from sim.arch import load_arch
 from sim.families._lut_unit import (LutDesign, data, lut_structure, lut_unit_cost, mac_structure,
                                     mac_unit_cost, priced, table2_design)
-from sim.families.lut_tc import peak_ops_per_second
+from sim.families.lut_tc import lut_design, peak_ops_per_second
 from sim.simulate import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,9 +62,7 @@ def table1_units(row: str) -> dict[str, float]:
     peak = peak_ops_per_second(cfg, ref["weight_bits"]) / 1e12
     lut = cfg.lut.units > 0
     if lut:
-        d = LutDesign(cfg.lut.tile_m, cfg.lut.tile_n, cfg.lut.tile_k, cfg.lut.weight_bits,
-                      cfg.lut.act_format, cfg.lut.lut_bits, cfg.lut.acc_bits)
-        unit, per_sm = lut_unit_cost(d, NODE, VDD), cfg.lut.units
+        unit, per_sm = lut_unit_cost(lut_design(cfg), NODE, VDD), cfg.lut.units
         macs_per_cycle = cfg.lut.tile_m * cfg.lut.tile_n * cfg.lut.tile_k / ref["weight_bits"]
     else:
         m = cfg.mac

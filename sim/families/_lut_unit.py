@@ -72,13 +72,21 @@ class LutDesign:
         return FORMATS[self.act_format][1] is not None and self.lut_bits != 8
 
     @property
+    def exact_bits(self) -> int:
+        """Bits of an exact integer entry: the sum of K activations."""
+        return self.act_bits + math.ceil(math.log2(self.tile_k))
+
+    @property
     def entry_bits(self) -> int:
         """Bits of one stored table entry."""
         if self.fp_entries:
             return 16
-        if self.lut_bits is not None:
-            return self.lut_bits
-        return self.act_bits + math.ceil(math.log2(self.tile_k))  # exact sum of K values
+        return self.lut_bits if self.lut_bits is not None else self.exact_bits
+
+    @property
+    def quantized(self) -> bool:
+        """Integer entries narrower than the exact sum: tables are quantized per table."""
+        return not self.fp_entries and self.entry_bits < self.exact_bits
 
 
 def lut_structure(d: LutDesign, registers: bool = True) -> dict:

@@ -48,21 +48,33 @@ from sim.vector_unit import plan_stream, plan_vector, precision_problems
 
 PRECOMPUTE = ("fused", "separate", "in_unit", "ideal")
 
+
+def block_fields(m: int, n: int, k: int, source: str) -> dict[str, Field]:
+    """The block (thread-block) tile a kernel steps through: outputs per block and k-step."""
+    return {"block_m": Field("int", m, "Block (thread-block) tile rows", positive=True,
+                             source=source),
+            "block_n": Field("int", n, "Block tile columns", positive=True, source=source),
+            "block_k": Field("int", k, "Block k-step", positive=True, source=source)}
+
 CHIP = Section("Clusters (GPU SMs) sharing the vector unit, SRAM and DRAM", {
     "clusters": Field("int", 108, "Clusters; blocks of a GEMM are dealt to them greedily",
-                      positive=True, maximum=100000),
+                      positive=True, maximum=100000, source="NVIDIA A100 whitepaper: 108 SMs"),
     "port_bits": Field("int", 1024, "Operand bits per cycle a cluster delivers to its units "
                        "(shared memory / register file); also carries block results out",
-                       unit="bits", positive=True),
+                       unit="bits", positive=True,
+                       source="NVIDIA A100 whitepaper: shared memory 128 B/clock per SM"),
 })
 
 LUT = Section("LUT tensor-core units (LUT Tensor Core, ISCA'25)", {
-    "units": Field("int", 16, "LUT units per cluster (0: none)", minimum=0, maximum=4096),
+    "units": Field("int", 16, "LUT units per cluster (0: none)", minimum=0, maximum=4096,
+                   source="LUT Tensor Core ISCA'25 Table 1 A100-LUT-4X: 4 TCs x 4 x 512 slots "
+                          "= 16 M2N64K4 units per SM"),
     "tile_m": Field("int", 2, "Activation rows per LMMA (tables held)", positive=True,
                     maximum=64),
     "tile_n": Field("int", 64, "Weight columns per LMMA (table broadcast width)",
                     positive=True, maximum=1024),
-    "tile_k": Field("int", 4, "Activations per table", positive=True, maximum=8),
+    "tile_k": Field("int", 4, "Activations per table", positive=True, maximum=8,
+                    source="LUT Tensor Core ISCA'25 Fig. 14: elongated M2N64K4"),
     "weight_bits": Field("int", 4, "Widest weight (bit-plane passes) the unit takes",
                          unit="bits", minimum=1, maximum=8),
     "native_weight_bits": Field("int", 2, "Weight precision of workloads that leave it null",
@@ -72,32 +84,37 @@ LUT = Section("LUT tensor-core units (LUT Tensor Core, ISCA'25)", {
                       "(integer sums, or FP16 for FP activations)", unit="bits", nullable=True,
                       minimum=2, maximum=32),
     "acc_bits": Field("int", 16, "Integer psum width in the unit", unit="bits", minimum=8,
+                      source="released RTL fp_lut_array_b_cycle_stage1.sv: 16-bit (FP16) psum",
                       maximum=64),
     "symmetric": Field("bool", True, "Table symmetrization: 2^(K-1) entries and a negate"),
     "negation": Field("enum", "offline", "'offline': weights pre-inverted, unit only negates; "
                       "'circuit': per-unit index-negation XORs", choices=("offline", "circuit")),
     "precompute": Field("enum", "fused", "Where tables are built", choices=PRECOMPUTE),
     "latency": Field("int", 2, "Unit pipeline depth paid once per block", unit="cycles",
+                     source="released RTL fp_lut_array_b_cycle_stage2.sv: two register stages",
                      minimum=0),
-    "block_m": Field("int", 128, "Block (thread-block) tile rows", positive=True),
-    "block_n": Field("int", 512, "Block tile columns", positive=True),
-    "block_k": Field("int", 32, "Block k-step", positive=True),
+    **block_fields(128, 512, 32, "LUT Tensor Core ISCA'25: W_INT1 A_INT8 thread-block tile "
+                   "[128, 512, 32]"),
 })
 
 MAC = Section("MAC tensor-core units", {
     "units": Field("int", 4, "MAC units per cluster (0: none)", minimum=0, maximum=4096),
     "tile_m": Field("int", 8, "MMA rows per cycle", positive=True, maximum=256),
     "tile_n": Field("int", 4, "MMA columns per cycle", positive=True, maximum=256),
-    "tile_k": Field("int", 8, "MMA depth per cycle", positive=True, maximum=256),
+    "tile_k": Field("int", 8, "MMA depth per cycle", positive=True, maximum=256,
+                    source="A100: 256 FP16 FMA per TC per clock (312 TFLOPS = 432 TCs x 256 x "
+                           "2 x 1.41 GHz)"),
     "format": Field("enum", "fp16", "Operand format (accumulate FP32 / INT32)",
                     choices=("fp16", "int8", "fp8")),
     "dequant_ops": Field("int", 2, "Vector ops to dequantise one narrower weight (unpack + "
-                         "scale)", minimum=0, maximum=64),
+                         "scale)", minimum=0, maximum=64,
+                         source="estimate: one shift-and-mask unpack plus one scale "
+                                "multiply-add per weight"),
     "latency": Field("int", 4, "Unit pipeline depth paid once per block", unit="cycles",
+                     source="estimate: multiplier, adder tree and accumulator stages",
                      minimum=0),
-    "block_m": Field("int", 128, "Block tile rows", positive=True),
-    "block_n": Field("int", 256, "Block tile columns", positive=True),
-    "block_k": Field("int", 32, "Block k-step", positive=True),
+    **block_fields(128, 256, 32, "CUTLASS default FP16 tensor-op thread-block tile "
+                   "128x256x32"),
 })
 
 SCHEMA = Section("LUT / MAC tensor-core chip", {
@@ -196,8 +213,7 @@ class LutTc(Family):
         t, lut, mac = cfg.tech, cfg.lut, cfg.mac
         costs = CostModel(t.node_nm, t.vdd)
         fma_e, fma_a = costs.fp32_fma()
-        design = LutDesign(lut.tile_m, lut.tile_n, lut.tile_k, lut.weight_bits, lut.act_format,
-                           lut.lut_bits, lut.acc_bits, lut.symmetric, lut.negation, lut.precompute)
+        design = lut_design(cfg)
         sram = sram_buffers(cfg)
         return Ctx(cfg, file, costs, DramSystem(cfg.dram, file, t.frequency), design,
                    lut_unit_cost(design, t.node_nm, t.vdd) if lut.units else None,
@@ -284,8 +300,7 @@ class LutTc(Family):
         comp = np.diff(np.r_[0, wave_end])  # one tile per wave of blocks on the clusters
         if reduce:
             comp[-1] += reduce  # split-k partial sums added on the vector lanes
-        durations = np.empty(op.count * split * -(-op.m // bm) * -(-op.n // bn))
-        blocks = len(durations)
+        blocks = op.count * split * -(-op.m // bm) * -(-op.n // bn)
         in_wave = np.full(len(comp), clusters, dtype=np.int64)
         in_wave[-1] = blocks - clusters * (len(comp) - 1)
         # A side: tables (LUT path with a precompute op) or activations
@@ -416,11 +431,14 @@ def table_ops(d: LutDesign) -> int:
     """Vector operations to build one table: Gray-code order makes each entry one add/sub from
     the previous (entries + K - 1 adds); quantized tables add a max-abs pass and one
     scale-and-round per entry."""
-    ops = d.entries + d.tile_k - 1
-    exact = d.act_bits + math.ceil(math.log2(d.tile_k))
-    quantized = d.lut_bits is not None and (d.lut_bits < exact or FORMATS[d.act_format][1]
-                                            is not None and d.lut_bits == 8)
-    return ops + (2 * d.entries if quantized else 0)
+    return d.entries + d.tile_k - 1 + (2 * d.entries if d.quantized else 0)
+
+
+def lut_design(cfg: Config) -> LutDesign:
+    """The LUT unit a config describes."""
+    lut = cfg.lut
+    return LutDesign(lut.tile_m, lut.tile_n, lut.tile_k, lut.weight_bits, lut.act_format,
+                     lut.lut_bits, lut.acc_bits, lut.symmetric, lut.negation, lut.precompute)
 
 
 def peak_ops_per_second(cfg: Config, weight_bits: int) -> float:
