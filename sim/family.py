@@ -149,6 +149,19 @@ class Family(abc.ABC):
         by default unchanged."""
         return ops
 
+    def dependencies(self, ctx, ops) -> list | None:
+        """``deps[i]``: the ops op ``i`` waits for; None: each op waits for the one before."""
+        return None
+
+    def refine(self, ctx, ops, plans, timings) -> list | None:
+        """New plans after a first simulation (e.g. contention measured from the overlap);
+        None keeps the first result."""
+        return None
+
+    def report_extras(self, ctx, report) -> dict:
+        """Family-specific totals for the report's ``extras`` section."""
+        return {}
+
     def pricing(self, ctx) -> dict[str, list[str]]:
         """For each energy component, the cost-table entries (with sources) that priced it."""
         return {}

@@ -36,6 +36,7 @@ class Gemm:
     c_bits: int = 16
     b_source: str = "weight"
     param_elems: int = 0
+    kv_lens: tuple[int, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -155,4 +156,58 @@ class TableBuild:
         return f"{lead}tables[{self.tables}x{self.entries}]"
 
 
-Op = Gemm | Elementwise | TableBuild
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A DMA read of ``nbytes`` from DRAM into on-chip SRAM (weights or KV cache) that a
+    decoupled access engine issues ahead of the compute op that consumes it."""
+
+    name: str
+    layer: int
+    role: str
+    nbytes: int
+    what: str = "weights"
+
+    kind = "dma"
+    macs = 0
+    param_elems = 0
+    param_bits = 16
+
+    @property
+    def shape(self) -> str:
+        return f"{self.what}[{self.nbytes} B]"
+
+
+@dataclass(frozen=True)
+class PimAttention:
+    """Decode attention of a set of requests run inside the DRAM banks (logits, softmax, attend).
+
+    ``kv_lens`` are the keys each request attends to; ``heads`` query heads of ``d_k`` (one KV
+    head each); ``softmax`` is the element-wise op the NPU's vector unit runs between the two
+    GEMVs. The KV cache stays in DRAM: it is read by the banks' MAC units, not over the bus.
+    """
+
+    name: str
+    layer: int
+    role: str
+    kv_lens: tuple[int, ...]
+    heads: int
+    d_k: int
+    kv_bits: int = 16
+    softmax: Elementwise | None = None
+
+    kind = "pim_gemv"
+    param_elems = 0
+    param_bits = 16
+
+    @property
+    def macs(self) -> int:
+        return 2 * self.heads * self.d_k * sum(self.kv_lens)
+
+    @property
+    def shape(self) -> str:
+        return f"{len(self.kv_lens)} req x {self.heads}h x {self.d_k} over {sum(self.kv_lens)} keys"
+
+
+Op = Gemm | Elementwise | TableBuild | Transfer | PimAttention

@@ -20,8 +20,36 @@ def write_plots(report, directory: str | Path) -> list[str]:
         _energy(report, out / "energy_breakdown.png"),
         _area(report, out / "area_breakdown.png"),
         _roofline(report, out / "roofline.png"),
+        _gantt(report, out / "timeline.png"),
     ]
     return [str(p) for p in paths]
+
+
+def _gantt(report, path: Path, max_bars: int = 4000) -> Path:
+    """Unit occupancy over time, one row per unit, coloured by sub-batch (``.sbN`` in the op
+    name) or by role, so overlapping NPU and PIM work is visible."""
+    units = sorted({iv.unit for iv in report.intervals})
+    fig, ax = plt.subplots(figsize=(11, 0.6 * len(units) + 1.5))
+    us = 1e6 / report.frequency_hz
+    colours = {}
+    palette = plt.get_cmap("tab10")
+    step = max(1, len(report.intervals) // max_bars)
+    for iv in report.intervals[::step]:
+        row = report.ops[iv.op_index]
+        key = row.name.split(".sb")[1][0] if ".sb" in row.name else row.role
+        label = f"sub-batch {key}" if ".sb" in row.name else key
+        colour = colours.setdefault(label, palette(len(colours) % 10))
+        ax.barh(units.index(iv.unit), (iv.end - iv.start) * us, left=iv.start * us,
+                color=colour, edgecolor="none")
+    ax.set_yticks(range(len(units)), units)
+    ax.set_xlabel("time (us)")
+    ax.set_title(f"{report.workload} on {report.arch_name}: unit timeline")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+    ax.legend(handles, list(colours), fontsize=7, loc="upper right", ncol=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _layer_latency(report, path: Path) -> Path:

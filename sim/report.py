@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sim.units import format_bytes, format_si
 
-SCHEMA_VERSION = 2  # 2: the ``dram`` section (command-level DRAM statistics)
+SCHEMA_VERSION = 3  # 2: the ``dram`` section; 3: ``units`` busy fractions and family ``extras``
 #: energy components every family reports; a family adds its own compute components
 #: (:attr:`sim.family.Family.energy_components`) in front of them
 ENERGY_COMPONENTS = ("sram", "dram", "vector", "leakage")
@@ -74,6 +74,8 @@ class Report:
     config: dict
     workload_config: dict
     dram: dict = field(default_factory=dict)
+    units: dict = field(default_factory=dict)
+    extras: dict = field(default_factory=dict)
     intervals: list = field(default_factory=list, repr=False)
 
     # ---- conversions ----------------------------------------------------------------------
@@ -199,14 +201,19 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
     f_hz = arch.cfg.tech.frequency
     rows = []
     dram_pj = []
+    makespan = max((t.end for t in timings), default=0)
+    busy = sum(t.cycles for t in timings)
+    # ops on different units may overlap: time-proportional charges (leakage, DRAM background
+    # and refresh) are shared so that they add up to the makespan's, not the summed op times
+    share = makespan / busy if busy and makespan < busy else 1.0
     for op, plan, t in zip(workload.ops, plans, timings):
-        seconds = t.cycles / f_hz
+        seconds = t.cycles * share / f_hz
         breakdown = dict.fromkeys(arch.family.energy_components + ENERGY_COMPONENTS, 0.0)
         for k, pj in plan.energy_pj.items():  # families may add components of their own
             breakdown[k] = breakdown.get(k, 0.0) + pj * 1e-12
         breakdown["leakage"] = static_power.value * seconds
         if dram is not None:
-            parts = dram.op_energy_pj(plan, t.cycles)
+            parts = dram.op_energy_pj(plan, t.cycles * share)
             dram_pj.append(parts)
             breakdown["dram"] += sum(parts.values()) * 1e-12
         peak = plan.peak_macs_per_cycle
@@ -222,7 +229,7 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
                    "sram_read": plan.sram_read_bytes, "sram_write": plan.sram_write_bytes},
             energy_joules=sum(breakdown.values()), energy_breakdown=breakdown,
             utilization=util, roofline_cycles=plan.roofline_cycles, mapping=plan.mapping))
-    cycles = sum(r.cycles for r in rows)
+    cycles = makespan
     seconds = cycles / f_hz
     energy = sum(r.energy_joules for r in rows)
     components = dict.fromkeys(k for r in rows for k in r.energy_breakdown)
@@ -245,6 +252,14 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
         energy_breakdown=e_break, area_breakdown=area_break, pricing=pricing, ops=rows,
         config=arch.resolved(), workload_config={"name": workload.name,
                                                  **workload.cfg.to_dict()},
-        dram=(dram.summary(plans, [r.cycles for r in rows], dram_pj) if dram is not None
-              else {}),
-        intervals=intervals)
+        dram=(dram.summary(plans, [r.cycles * share for r in rows], dram_pj)
+              if dram is not None else {}),
+        units=unit_busy(intervals, makespan), intervals=intervals)
+
+
+def unit_busy(intervals, makespan: int) -> dict:
+    """Fraction of the makespan each unit was occupied."""
+    spans: dict = {}
+    for iv in intervals:
+        spans[iv.unit] = spans.get(iv.unit, 0) + iv.end - iv.start
+    return {u: v / makespan if makespan else 0.0 for u, v in sorted(spans.items())}

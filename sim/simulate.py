@@ -42,13 +42,21 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=()) -> Report
     if lowered is not workload.ops:
         workload = dataclasses.replace(workload, ops=tuple(lowered))
     plans = _plan_all(family, ctx, workload)
+    deps = family.dependencies(ctx, workload.ops)
     engine = Engine(dram, family.units(ctx))
-    timings = engine.run(plans)
+    timings = engine.run(plans, deps)
+    refined = family.refine(ctx, workload.ops, plans, timings)
+    if refined is not None:
+        plans = refined
+        engine = Engine(dram, family.units(ctx))
+        timings = engine.run(plans, deps)
     area = family.area(ctx)
     area_mm2 = sum(item.mm2 for item in area.values())
     static = family.static_power_w(ctx, area_mm2)
-    return build_report(arch, workload, plans, timings, area, static, engine.intervals,
-                        input_hash(arch, workload), family.pricing(ctx), dram)
+    report = build_report(arch, workload, plans, timings, area, static, engine.intervals,
+                          input_hash(arch, workload), family.pricing(ctx), dram)
+    report.extras = family.report_extras(ctx, report)
+    return report
 
 
 def _plan_all(family, ctx, workload: Workload):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sim.config import Config, Field, Section, apply_overrides, load_yaml_file, validate
 from sim.errors import WorkloadError, where
+from sim import seqlens
 from sim.ops import Elementwise, Gemm, Op
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +65,19 @@ WORKLOAD_SCHEMA = Section("What to run", {
                       nullable=True, minimum=1, maximum=32),
     "kv_bits": Field("int", None, "KV-cache precision; null = act_bits", nullable=True,
                      minimum=1, maximum=32),
+    "context_dist": Field("enum", "fixed",
+                          "Decode: per-request KV lengths; fixed: every request has context_len; "
+                          "sharegpt / alpaca: an in-flight continuous-batching snapshot drawn "
+                          "with `seed` (sim/data/seq_dists.yaml)",
+                          choices=("fixed",) + seqlens.names()),
+    "seed": Field("int", 0, "Seed of the context_dist draw", minimum=0),
+    "tensor_parallel": Field("int", 1, "Devices a layer is split over (Megatron style: heads, "
+                             "FFN columns and the LM head vocabulary); ops are one device's shard",
+                             positive=True),
+    "pipeline_parallel": Field("int", 1, "Pipeline stages: one device runs layers / stages layers "
+                               "on micro-batches of batch / stages requests; throughput is the "
+                               "pipeline's steady state (one micro-batch per stage time)",
+                               positive=True),
     "logits": Field("enum", "last", "Prefill LM head on the last token of each sequence or on all",
                     choices=("last", "all")),
 })
@@ -104,7 +118,8 @@ class Workload:
     def tokens(self) -> int:
         """Tokens produced (decode) or consumed (prefill) by one run."""
         c = self.cfg
-        return c.batch if c.phase == "decode" else c.batch * c.prompt_len
+        batch = c.batch // c.pipeline_parallel
+        return batch if c.phase == "decode" else batch * c.prompt_len
 
 
 def available_models() -> list[str]:
@@ -201,20 +216,58 @@ def load_workload(spec: str, overrides: list[tuple[str, object]] = (),
     if cfg.phase == "prefill" and cfg.prompt_len > model.max_positions and model.positional == "learned":
         raise WorkloadError(f"{where(label, 'prompt_len')}: {cfg.prompt_len} exceeds the "
                             f"{model.max_positions} learned positions of {model.id}")
+    problems = parallel_problems(model, cfg, label)
+    if problems:
+        raise WorkloadError(problems)
     return Workload(name, model, cfg, tuple(lower(model, cfg)), file)
 
 
+def request_kv_lens(w: Config) -> tuple[int, ...]:
+    """Keys each request of one device's (micro-)batch attends to in decode (context + 1)."""
+    b = w.batch // w.pipeline_parallel
+    if w.context_dist == "fixed":
+        return (w.context_len + 1,) * b
+    return tuple(n + 1 for n in seqlens.snapshot_lengths(w.context_dist, w.batch, w.seed)[:b])
+
+
+def parallel_problems(model: Model, w: Config, label: str) -> list[str]:
+    """Tensor / pipeline splits that do not divide the model or the batch."""
+    out = []
+    tp, pp = w.tensor_parallel, w.pipeline_parallel
+    for what, n in (("heads", model.heads), ("kv_heads", model.n_kv), ("ffn", model.ffn)):
+        if n % tp:
+            out.append(f"{where(label, 'tensor_parallel')}: {tp} does not divide the "
+                       f"{n} {what} of {model.id}; allowed: a divisor of {n}")
+            break
+    if model.layers % pp:
+        out.append(f"{where(label, 'pipeline_parallel')}: {pp} does not divide the "
+                   f"{model.layers} layers of {model.id}")
+    if w.batch % pp:
+        out.append(f"{where(label, 'pipeline_parallel')}: {pp} does not divide batch {w.batch} "
+                   f"into equal micro-batches")
+    return out
+
+
 def lower(model: Model, w: Config) -> list[Op]:
-    """The op graph of one forward pass (one decode step, or the whole prompt)."""
+    """The op graph of one forward pass (one decode step, or the whole prompt) on one device.
+
+    With tensor parallelism the ops are one device's shard (heads, FFN columns, LM-head rows);
+    with pipeline parallelism one stage's layers on one micro-batch (the embedding and LM head
+    of the first and last stages are left out). Collectives are not modelled.
+    """
     m = model
+    tp, pp = w.tensor_parallel, w.pipeline_parallel
+    batch = w.batch // pp
     q_len = 1 if w.phase == "decode" else w.prompt_len
     kv_len = w.context_len + 1 if w.phase == "decode" else w.prompt_len
-    tokens = w.batch * q_len
-    hid, hd, nq, nkv = m.hidden, m.hd, m.heads, m.n_kv
+    tokens = batch * q_len
+    hid, hd, nq, nkv = m.hidden, m.hd, m.heads // tp, m.n_kv // tp
+    ffn = m.ffn // tp
     group = nq // nkv
     wb, ab, kb = w.weight_bits, w.act_bits, w.kv_bits
     bias = 1 if m.bias else 0
     norm_params = hid * (2 if m.norm == "layernorm" else 1)
+    kv_lens = request_kv_lens(w) if (w.phase == "decode" and w.context_dist != "fixed") else ()
     ops: list[Op] = []
 
     def linear(name, layer, role, n, k, m_rows=tokens):
@@ -228,13 +281,14 @@ def lower(model: Model, w: Config) -> list[Op]:
                                param_read_elems=params if params_read is None else params_read,
                                param_bits=param_bits or ab, kv_write_elems=kv, kv_bits=kb))
 
-    vec("embed", -1, "embedding", "gather", tokens * hid, 0, tokens * hid,
-        params=m.vocab * hid, params_read=tokens * hid, param_bits=ab)
-    if m.positional == "learned":
+    if pp == 1:
+        vec("embed", -1, "embedding", "gather", tokens * hid, 0, tokens * hid,
+            params=m.vocab * hid, params_read=tokens * hid, param_bits=ab)
+    if m.positional == "learned" and pp == 1:
         vec("pos_embed", -1, "embedding", "add", tokens * hid, tokens * hid, tokens * hid,
             params=m.max_positions * hid, params_read=q_len * hid, param_bits=ab)
     act = {"silu_gated": "silu_mul", "gelu": "gelu", "relu": "relu"}[m.ffn_act]
-    for L in range(m.layers):
+    for L in range(m.layers // pp):
         vec("attn_norm", L, "norm", m.norm, tokens * hid, tokens * hid, tokens * hid,
             params=norm_params, param_bits=ab)
         linear("q_proj", L, "qkv", nq * hd, hid)
@@ -245,13 +299,16 @@ def lower(model: Model, w: Config) -> list[Op]:
                 tokens * (nq + nkv) * hd, tokens * (nq + nkv) * hd)
         vec("kv_append", L, "kv_cache", "copy", tokens * 2 * nkv * hd, tokens * 2 * nkv * hd, 0,
             kv=tokens * 2 * nkv * hd)
-        count = w.batch * nkv
-        ops.append(Gemm("attn_qk", L, "attention", m=group * q_len, n=kv_len, k=hd, count=count,
-                        a_bits=ab, b_bits=kb, c_bits=ab, b_source="kv"))
-        scores = count * group * q_len * kv_len
+        if kv_lens:  # requests of different lengths, concatenated per KV head
+            count, n_keys = nkv, sum(kv_lens)
+        else:
+            count, n_keys = batch * nkv, kv_len
+        ops.append(Gemm("attn_qk", L, "attention", m=group * q_len, n=n_keys, k=hd, count=count,
+                        a_bits=ab, b_bits=kb, c_bits=ab, b_source="kv", kv_lens=kv_lens))
+        scores = count * group * q_len * n_keys
         vec("softmax", L, "attention", "softmax", scores, scores, scores)
-        ops.append(Gemm("attn_pv", L, "attention", m=group * q_len, n=hd, k=kv_len, count=count,
-                        a_bits=ab, b_bits=kb, c_bits=ab, b_source="kv"))
+        ops.append(Gemm("attn_pv", L, "attention", m=group * q_len, n=hd, k=n_keys, count=count,
+                        a_bits=ab, b_bits=kb, c_bits=ab, b_source="kv", kv_lens=kv_lens))
         if m.subln:
             vec("attn_subln", L, "norm", m.norm, tokens * nq * hd, tokens * nq * hd,
                 tokens * nq * hd, params=nq * hd * (2 if m.norm == "layernorm" else 1))
@@ -260,20 +317,23 @@ def lower(model: Model, w: Config) -> list[Op]:
         vec("ffn_norm", L, "norm", m.norm, tokens * hid, tokens * hid, tokens * hid,
             params=norm_params, param_bits=ab)
         if m.ffn_act == "silu_gated":
-            linear("gate_proj", L, "ffn", m.ffn, hid)
-            linear("up_proj", L, "ffn", m.ffn, hid)
-            vec("act", L, "ffn", act, tokens * m.ffn, 2 * tokens * m.ffn, tokens * m.ffn)
+            linear("gate_proj", L, "ffn", ffn, hid)
+            linear("up_proj", L, "ffn", ffn, hid)
+            vec("act", L, "ffn", act, tokens * ffn, 2 * tokens * ffn, tokens * ffn)
         else:
-            linear("fc1", L, "ffn", m.ffn, hid)
-            vec("act", L, "ffn", act, tokens * m.ffn, tokens * m.ffn, tokens * m.ffn)
+            linear("fc1", L, "ffn", ffn, hid)
+            vec("act", L, "ffn", act, tokens * ffn, tokens * ffn, tokens * ffn)
         if m.subln:
-            vec("ffn_subln", L, "norm", m.norm, tokens * m.ffn, tokens * m.ffn, tokens * m.ffn,
-                params=m.ffn * (2 if m.norm == "layernorm" else 1))
-        linear("down_proj" if m.ffn_act == "silu_gated" else "fc2", L, "ffn", hid, m.ffn)
+            vec("ffn_subln", L, "norm", m.norm, tokens * ffn, tokens * ffn, tokens * ffn,
+                params=ffn * (2 if m.norm == "layernorm" else 1))
+        linear("down_proj" if m.ffn_act == "silu_gated" else "fc2", L, "ffn", hid, ffn)
         vec("ffn_residual", L, "residual", "add", tokens * hid, 2 * tokens * hid, tokens * hid)
+    if pp > 1:
+        return ops
     vec("final_norm", -1, "norm", m.norm, tokens * hid, tokens * hid, tokens * hid,
         params=norm_params, param_bits=ab)
-    lm_rows = tokens if (w.phase == "decode" or w.logits == "all") else w.batch
-    ops.append(Gemm("lm_head", -1, "lm_head", m=lm_rows, n=m.vocab, k=hid, a_bits=ab, b_bits=wb,
-                    c_bits=ab, param_elems=0 if m.tied_embeddings else m.vocab * hid))
+    lm_rows = tokens if (w.phase == "decode" or w.logits == "all") else batch
+    vocab = -(-m.vocab // tp)
+    ops.append(Gemm("lm_head", -1, "lm_head", m=lm_rows, n=vocab, k=hid, a_bits=ab, b_bits=wb,
+                    c_bits=ab, param_elems=0 if m.tied_embeddings else vocab * hid))
     return ops

@@ -1,0 +1,91 @@
+"""NeuPIMs (ASPLOS'24) side by side: simulator vs the paper's reported figures.
+
+Run:  python docs/npu_pim_repro.py [--quick]
+
+Prints the throughput of NPU-only, naive NPU+PIM and NeuPIMs (and the ablation steps) over the
+paper's grid (GPT-3 7B/13B/30B/175B with its TP/PP, ShareGPT-like and Alpaca-like lengths,
+batches 64..512), the averages the paper quotes, and the GPT3-30B utilisation point. Paper
+values are from the text (figure bars are not available as numbers; pim.md 2.11).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sim.arch import load_arch  # noqa: E402
+from sim.simulate import simulate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent / "arch_configs"
+MODELS = {"gpt3_7b": (4, 1), "gpt3_13b": (4, 1), "gpt3_30b": (4, 2), "gpt3_175b": (8, 4)}
+SYSTEMS = {
+    "npu_only": ("npu_only", []),
+    "naive": ("npu_pim_naive", []),
+    "+dual_rb": ("npu_pim_naive", ["pim.mode=dual"]),
+    "+greedy": ("npu_pim_naive", ["pim.mode=dual", "schedule.channel_assignment=greedy"]),
+    "neupims": ("neupims", []),
+}
+PAPER = {"neupims/naive": 1.6, "neupims/npu_only": 2.4, "naive/npu_only": 1.5,
+         "+dual_rb/naive (7B ShareGPT)": 1.697}
+
+
+def run(system, model, batch, dist):
+    arch_file, over = SYSTEMS[system]
+    tp, pp = MODELS[model]
+    arch = load_arch(ROOT / f"{arch_file}.yaml", over)
+    return simulate(arch, f"{model}_decode", [f"workload.batch={batch}",
+                                              f"workload.tensor_parallel={tp}",
+                                              f"workload.pipeline_parallel={pp}",
+                                              f"workload.context_dist={dist}"])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="GPT3-7B and 30B, batches 64/256/512")
+    args = ap.parse_args(argv)
+    models = ["gpt3_7b", "gpt3_30b"] if args.quick else list(MODELS)
+    batches = [64, 256, 512] if args.quick else [64, 128, 256, 384, 512]
+    t0 = time.time()
+    ratios = {k: [] for k in PAPER}
+    print(f"{'model':<10}{'data':<9}{'batch':>6}" + "".join(f"{s:>11}" for s in SYSTEMS)
+          + "   tokens/s, then ratios to naive")
+    for model in models:
+        for dist in ("sharegpt", "alpaca"):
+            for b in batches:
+                tps = {s: run(s, model, b, dist).tokens_per_second for s in SYSTEMS}
+                print(f"{model:<10}{dist:<9}{b:>6}" + "".join(f"{tps[s]:>11.0f}" for s in SYSTEMS)
+                      + "   " + " ".join(f"{tps[s] / tps['naive']:.2f}" for s in SYSTEMS))
+                ratios["neupims/naive"].append(tps["neupims"] / tps["naive"])
+                ratios["neupims/npu_only"].append(tps["neupims"] / tps["npu_only"])
+                ratios["naive/npu_only"].append(tps["naive"] / tps["npu_only"])
+                if model == "gpt3_7b" and dist == "sharegpt":
+                    ratios["+dual_rb/naive (7B ShareGPT)"].append(tps["+dual_rb"] / tps["naive"])
+    print()
+    print(f"{'average over the grid':<34}{'simulated':>10}{'paper':>8}{'error':>9}")
+    for k, v in ratios.items():
+        sim = float(np.mean(v))
+        print(f"{k:<34}{sim:>10.2f}{PAPER[k]:>8.2f}{100 * (sim / PAPER[k] - 1):>8.0f}%")
+    r_naive = run("naive", "gpt3_30b", 256, "sharegpt")
+    r_neu = run("neupims", "gpt3_30b", 256, "sharegpt")
+    print()
+    print("GPT3-30B batch 256 ShareGPT NPU utilisation: naive "
+          f"{100 * r_naive.extras['npu_utilization']:.1f}% (paper 28.0%), NeuPIMs "
+          f"{100 * r_neu.extras['npu_utilization']:.1f}% (paper 64.9%); PIM "
+          f"{100 * r_naive.extras['pim_utilization']:.1f}% / "
+          f"{100 * r_neu.extras['pim_utilization']:.1f}% (paper 17% / 26.4%)")
+    inter = r_neu.extras.get("dual_row_buffer_interference", {})
+    if inter:
+        print(f"dual row buffers, measured: reads beside PIM get {100 * inter['read_share']:.0f}% "
+              f"of the channel; PIM slowed x{inter['pim_slowdown']:.2f}")
+    print(f"\n({time.time() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,214 @@
+"""NPU + PIM (NeuPIMs) family: PIM command timing, kernel == per-cycle reference, KV layout,
+request-length distributions and system-level properties."""
+
+import math
+
+import numpy as np
+import pytest
+
+from sim.kernels.pim import GWRITE, MARK, TILE, WAIT, run_channel
+from sim.memory.spec import load_presets
+from sim.pim import (Layout, assign_channels, mha_estimate, pim_timing, request_program,
+                     run_program, split_sub_batches)
+from sim.reference.pim import ReferenceChannel
+from sim.seqlens import snapshot_lengths
+from sim.simulate import simulate
+
+HBM2 = load_presets()["HBM2"]["timing"]
+GEO = np.array([2, 4, 4])
+NEUPIMS_7B_TP4 = Layout(banks=32, row_elems=512, macs=16, d_k=128, heads=8)
+
+
+def tm(dual=True):
+    return pim_timing(HBM2, dual, 96)
+
+
+def prog(*rows):
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
+# ---- micro targets (pim.md V-D3 .. V-D6) ------------------------------------------------------
+@pytest.mark.parametrize("k,occ", [(1, 14), (6, 14), (8, 18), (32, 66)])
+def test_gemv_occupancy_is_2_max_k_6_plus_1(k, occ):
+    """Two back-to-back PIM_GEMV(k) on an open row: the second issues 2(max(k,6)+1) later."""
+    one = run_program(tm(), GEO, True, prog((TILE, 0, 1, k)))
+    two = run_program(tm(), GEO, True, prog((TILE, 0, 2, k)))
+    assert two.pim_end - one.pim_end == occ == 2 * (max(k, 6) + 1)
+
+
+def test_eight_group_activations_over_two_ranks_then_first_gemv():
+    """8 G_ACTs (4 groups x 2 ranks, tFAW 30 per rank, ranks 1 cycle apart): the last issues
+    at 3 tFAW + 1 = 91 and the first GEMV at 91 + tRCD = 105; a k=32 GEMV then holds 66."""
+    r = run_program(tm(), GEO, True, prog((TILE, 0, 1, 32)))
+    assert r.commands["G_ACT"] == 8
+    assert r.pim_end == 3 * 30 + 1 + 14 + 66
+
+
+def test_gwrite_holds_the_pim_queue_96_cycles():
+    """GEMVs wait 96 cycles for the GWRITE; the row's G_ACTs go ahead meanwhile (from cycle 1,
+    the C/A bus took the GWRITE at 0), so the GEMV issues at max(96, 1 + 91 + 14) = 106."""
+    r = run_program(tm(), GEO, True, prog((GWRITE, 0, 0, 0), (TILE, 0, 1, 32)))
+    assert r.pim_end == 106 + 66
+    slow = pim_timing(HBM2, True, 300)
+    assert run_program(slow, GEO, True, prog((GWRITE, 0, 0, 0), (TILE, 0, 1, 32))).pim_end == 366
+    assert run_program(tm(), GEO, True, prog((GWRITE, 0, 0, 0))).pim_end == 96
+
+
+def test_pim_internal_bandwidth_is_16x_external_per_channel():
+    """32 banks x 16 FP16 every 2 cycles vs one 64 B access every tBL = 2 cycles."""
+    internal = 32 * 16 * 2 / 2
+    external = 64 / HBM2["tBL"]
+    assert internal / external == 16
+
+
+def test_mha_estimator_matches_neupims_algorithm_1():
+    """GPT3-7B TP4, L = 300 with NeuPIMs' 184 / 100 constants: 10,568 cycles (pim.md 2.5)."""
+    assert mha_estimate(NEUPIMS_7B_TP4, 300) == 10568
+
+
+def test_request_program_follows_the_kv_layout():
+    logit, attend, rows = request_program(NEUPIMS_7B_TP4, 300, 0)
+    tiles = [r for r in logit if r[0] == TILE]
+    assert len(tiles) == 2 * math.ceil(300 / 32)            # 2 query chunks x key tiles
+    assert all(r[2] == 4 and r[3] == 8 for r in tiles)        # 4 heads per row, k = 128/16
+    att = [r for r in attend if r[0] == TILE]
+    assert len(att) == 8 * 1 * 4                              # heads x 512-token chunks x d_k/32
+    assert all(r[3] == 32 for r in att)                       # ceil(300/16) = 19 -> 32
+    assert rows == len(tiles) + len(att)
+
+
+# ---- kernel == per-cycle reference -------------------------------------------------------------
+def _random_case(rng):
+    rows = []
+    for i in range(int(rng.integers(1, 7))):
+        c = rng.integers(0, 4)
+        if c == 0:
+            rows.append((GWRITE, 0, 0, 0))
+        elif c == 1:
+            rows += [(MARK, i, 0, 0), (WAIT, i, int(rng.integers(0, 80)), 0)]
+        else:
+            rows.append((TILE, int(rng.integers(0, 3)), int(rng.integers(1, 4)),
+                         int(rng.integers(1, 12))))
+    geo = [(1, 2, 2), (2, 2, 2), (2, 4, 4), (1, 4, 2)][int(rng.integers(0, 4))]
+    return (prog(*rows), geo, int(rng.integers(0, 90)), int(rng.integers(1, 9)),
+            int(rng.integers(1, 5)))
+
+
+@pytest.mark.parametrize("dual", [True, False])
+def test_kernel_equals_per_cycle_reference(dual):
+    rng = np.random.default_rng(7 if dual else 8)
+    for _ in range(30):
+        p, geo, n, q, cols = _random_case(rng)
+        fast = run_channel(tm(dual), np.array(geo), dual, p, n, q, cols, 100)
+        ref = ReferenceChannel(tm(dual), *geo, dual).run(p, n, q, cols, 100)
+        assert [int(x) for x in fast] == ref, (p.tolist(), geo, n, q, cols)
+
+
+def test_kernel_equals_reference_on_a_real_request_with_reads():
+    logit, attend, _ = request_program(Layout(8, 64, 4, 16, 2), 40, 0)
+    p = prog(*(logit + [(MARK, 0, 0, 0), (WAIT, 0, 30, 0)] + attend))
+    for dual in (True, False):
+        fast = run_channel(tm(dual), np.array([2, 2, 2]), dual, p, 60, 8, 4, 1000)
+        ref = ReferenceChannel(tm(dual), 2, 2, 2, dual).run(p, 60, 8, 4, 1000)
+        assert [int(x) for x in fast] == ref
+
+
+def test_single_row_buffer_blocks_normal_reads_dual_interleaves_them():
+    p = prog(*request_program(NEUPIMS_7B_TP4, 300, 0)[0])
+    single = run_program(tm(False), GEO, False, p, n_normal=2000)
+    dual = run_program(tm(True), GEO, True, p, n_normal=2000)
+    assert single.reads_beside_pim == 0 and dual.reads_beside_pim > 0
+    assert dual.normal_end < single.normal_end
+
+
+# ---- request lengths and channel assignment -------------------------------------------------------
+def test_sharegpt_snapshot_mean_near_neupims_traces():
+    """NeuPIMs' bs512 ShareGPT traces have mean seq_len 297-300 (pim.md V-D7); within 5 %."""
+    lens = np.array(snapshot_lengths("sharegpt", 512, 0))
+    assert abs(lens.mean() - 300) / 300 < 0.05
+    assert lens.max() <= 2048
+    assert snapshot_lengths("sharegpt", 512, 0) == snapshot_lengths("sharegpt", 512, 0)
+    assert np.mean(snapshot_lengths("alpaca", 512, 0)) < 80
+
+
+def test_greedy_assignment_balances_channels_better_than_round_robin():
+    lens = [n + 1 for n in snapshot_lengths("sharegpt", 256, 0)]
+    def spread(policy):
+        per = assign_channels(lens, 32, policy, NEUPIMS_7B_TP4)
+        loads = [sum(mha_estimate(NEUPIMS_7B_TP4, lens[i]) for i in ch) for ch in per]
+        assert sorted(i for ch in per for i in ch) == list(range(256))
+        return max(loads) / np.mean(loads)
+    assert spread("greedy") < 1.06 < 1.3 < spread("round_robin")
+
+
+def test_sub_batches_halve_every_channel():
+    per = [[0, 1, 2], [3, 4, 5], [6, 7]]
+    sb1, sb2 = split_sub_batches(per)
+    assert sb1 == [[0, 1], [3], [6]] and sb2 == [[2], [4, 5], [7]]
+
+
+# ---- system ---------------------------------------------------------------------------------------
+SYSTEM = ["workload.batch=64", "workload.tensor_parallel=4", "workload.context_dist=sharegpt"]
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {a: simulate(f"arch_configs/{a}.yaml", "gpt3_7b_decode", SYSTEM)
+            for a in ("npu_only", "npu_pim_naive", "neupims")}
+
+
+def test_pim_macs_are_the_attention_macs(runs):
+    r = runs["npu_pim_naive"]
+    lens = [n + 1 for n in snapshot_lengths("sharegpt", 64, 0)]
+    pim = sum(row.macs for row in r.ops if row.kind == "pim_gemv")
+    assert pim == 32 * 2 * 8 * 128 * sum(lens)
+    npu = runs["npu_only"]
+    att = sum(row.macs for row in npu.ops if row.role == "attention")
+    assert att == pim
+
+
+def test_weight_bytes_are_conserved_across_systems(runs):
+    def weights(r):
+        return sum(row.bytes["dram_read"] for row in r.ops if row.name.endswith(".w")
+                   or ".w" in row.name.split(".sb")[0][-4:])
+    assert weights(runs["npu_pim_naive"]) == weights(runs["npu_only"]) > 0
+
+
+def test_pim_moves_attention_off_the_npu(runs):
+    assert runs["npu_pim_naive"].tokens_per_second > runs["npu_only"].tokens_per_second
+    assert runs["neupims"].extras["mode"] == "dual"
+    assert 0 < runs["neupims"].extras["pim_utilization"] < 1
+    assert 0 < runs["neupims"].extras["npu_utilization"] < 1
+
+
+def test_sub_batches_overlap_npu_and_pim():
+    r = simulate("arch_configs/neupims.yaml", "gpt3_7b_decode",
+                 ["workload.batch=256", "workload.tensor_parallel=4",
+                  "workload.context_dist=sharegpt"])
+    assert r.extras["sub_batch_interleaving"]
+    pim = [(iv.start, iv.end) for iv in r.intervals if iv.unit == "pim"]
+    arr = [(iv.start, iv.end, r.ops[iv.op_index].name) for iv in r.intervals
+           if iv.unit == "array"]
+    overlap = sum(max(0, min(e, pe) - max(s, ps)) for s, e, _ in arr for ps, pe in pim[:8])
+    assert overlap > 0
+    assert r.cycles < sum(row.cycles for row in r.ops)  # units ran concurrently
+
+
+def test_results_are_deterministic():
+    a = simulate("arch_configs/neupims.yaml", "gpt3_7b_decode", SYSTEM).to_dict()
+    b = simulate("arch_configs/neupims.yaml", "gpt3_7b_decode", SYSTEM).to_dict()
+    assert a == b
+
+
+def test_pim_rejects_prefill_and_grouped_query_attention():
+    from sim.errors import WorkloadError
+    with pytest.raises(WorkloadError, match="decode"):
+        simulate("arch_configs/neupims.yaml", "gpt3_7b_prefill", ["workload.prompt_len=16"])
+    with pytest.raises(WorkloadError, match="KV head"):
+        simulate("arch_configs/neupims.yaml", "llama3_8b_decode", ["workload.context_len=16"])
+
+
+def test_tensor_parallel_split_must_divide_heads():
+    from sim.errors import WorkloadError
+    with pytest.raises(WorkloadError, match="tensor_parallel"):
+        simulate("arch_configs/neupims.yaml", "gpt3_7b_decode", ["workload.tensor_parallel=3"])
