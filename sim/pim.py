@@ -77,14 +77,6 @@ class Layout:
     def heads_per_row(self) -> int:
         return max(1, self.row_elems // self.d_k)
 
-    def logit_gemvs(self, kv_len: int) -> int:
-        """PIM_GEMVs of the logit step of one request."""
-        rows = math.ceil(self.heads / self.heads_per_row)
-        return rows * math.ceil(kv_len / self.banks) * min(self.heads, self.heads_per_row)
-
-    def macs_per_request(self, kv_len: int) -> int:
-        return 2 * self.heads * kv_len * self.d_k
-
 
 def _attend_k(tokens: int, macs: int) -> int:
     k = math.ceil(tokens / macs)
@@ -150,10 +142,6 @@ class ChannelRun:
     reads_beside_pim: int
     commands: dict
 
-    @property
-    def mac_commands(self) -> int:
-        return self.commands["MAC"]
-
 
 def run_program(tm: np.ndarray, geo: np.ndarray, dual: bool, prog: np.ndarray,
                 n_normal: int = 0, queue: int = 32, cols: int = 16, base_row: int = 1 << 14
@@ -211,4 +199,4 @@ def split_sub_batches(per_channel: list[list[int]]) -> tuple[list[list[int]], li
 
 __all__ = ["Layout", "ChannelRun", "pim_timing", "request_program", "channel_program",
            "run_program", "mha_estimate", "assign_channels", "split_sub_batches",
-           "PIM_TIMING_SOURCES", "S_NORMAL_END", "S_PIM_END"]
+           "PIM_TIMING_SOURCES"]

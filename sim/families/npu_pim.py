@@ -197,7 +197,6 @@ class NpuPim(Family):
                                           s.channel_assignment, lay)
             parts = split_sub_batches(per_channel) if ctx.sbi else (per_channel,)
             groups = [sum(p, []) for p in parts]
-            ctx.layout_base["per_channel"] = [[[i for i in ch] for ch in p] for p in parts]
         chains = []
         fused = _attention_fused(ops, batch) if ctx.mode != "none" else list(ops)
         for sb, members in enumerate(groups):
@@ -215,9 +214,7 @@ class NpuPim(Family):
 
     def _layout(self, ctx: Ctx, ops) -> Layout:
         att = next(op for op in ops if isinstance(op, Gemm) and op.b_source == "kv")
-        heads = att.count if att.kv_lens else att.count // ctx.batch
-        b = ctx.layout_base
-        return Layout(b["banks"], b["row_elems"], b["macs"], att.k, heads)
+        return _layout(ctx, att.k, att.count if att.kv_lens else att.count // ctx.batch)
 
     def _lower_op(self, ctx: Ctx, op, tag: str, frac: float, lens: tuple) -> list:
         """One op of one sub-batch: scaled to the sub-batch, its DRAM reads split off."""
@@ -264,10 +261,9 @@ class NpuPim(Family):
         scale = ctx.interference.get("dma_stretch", 1.0) if ctx.mode == "dual" else 1.0
         nbytes = op.nbytes
         plan = OpPlan(ctx.memory_unit, np.array([1]), np.array([nbytes]), np.array([0]),
-                      np.array([0]), 0, 0.0, ctx.channel.peak_cycles(nbytes), {},
-                      sram_write_bytes=nbytes,
-                      mapping=f"DMA of {op.what} into sram.filter")
-        plan.energy_pj["sram"] = 8 * nbytes * ctx.npu.sram_wr["filter"].value
+                      np.array([0]), 0, 0.0, ctx.channel.peak_cycles(nbytes),
+                      {"sram": 8 * nbytes * ctx.npu.sram_wr["filter"].value},
+                      sram_write_bytes=nbytes, mapping=f"DMA of {op.what} into sram.filter")
         if scale != 1.0:
             # transfers beside PIM get the measured share of the channel: stretch their compute
             # slot so the DMA occupies the unit that much longer
@@ -345,8 +341,7 @@ class NpuPim(Family):
         hit = ctx.pim_cache.get(key)
         if hit is not None:
             return hit
-        b = ctx.layout_base
-        lay = Layout(b["banks"], b["row_elems"], b["macs"], op.d_k, op.heads)
+        lay = _layout(ctx, op.d_k, op.heads)
         spec = ctx.channel.spec
         per_channel = assign_channels(op.kv_lens, spec.controllers,
                                       ctx.cfg.schedule.channel_assignment, lay)
@@ -449,6 +444,12 @@ class NpuPim(Family):
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+def _layout(ctx: Ctx, d_k: int, heads: int) -> Layout:
+    """The attention layout on this arch's PIM banks for ``heads`` heads of ``d_k``."""
+    b = ctx.layout_base
+    return Layout(b["banks"], b["row_elems"], b["macs"], d_k, heads)
+
+
 def fold_interval(ctx: Ctx, m: int) -> int:
     """Cycles between consecutive folds on one array when folds are pipelined as in ONNXim's
     weight-stationary core (the NPU model of NeuPIMs): the next fold's M rows stream in behind
