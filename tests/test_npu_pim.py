@@ -8,8 +8,8 @@ import pytest
 
 from sim.kernels.pim import GWRITE, MARK, TILE, WAIT, run_channel
 from sim.memory.spec import load_presets
-from sim.pim import (Layout, assign_channels, mha_estimate, pim_timing, request_program,
-                     run_program, split_sub_batches)
+from sim.pim import (Layout, assign_channels, channel_program, mha_estimate, pim_timing,
+                     request_program, run_program, split_sub_batches)
 from sim.reference.pim import ReferenceChannel
 from sim.seqlens import snapshot_lengths
 from sim.simulate import simulate
@@ -107,6 +107,31 @@ def test_kernel_equals_per_cycle_reference(dual):
         fast = run_channel(tm(dual), np.array(geo), dual, p, n, q, cols, 100)
         ref = ReferenceChannel(tm(dual), *geo, dual).run(p, n, q, cols, 100)
         assert [int(x) for x in fast] == ref, (p.tolist(), geo, n, q, cols)
+
+
+def test_kernel_equals_reference_with_windows_of_many_rows():
+    """Windows spanning many (bank, row) chunks, cut mid-chunk, with a ragged last chunk."""
+    rng = np.random.default_rng(11)
+    for _ in range(12):
+        p, geo, _, _, _ = _random_case(rng)
+        cols = int(rng.integers(2, 6))
+        q = int(rng.integers(cols + 1, 9 * cols))
+        n = int(rng.integers(3 * cols, 140)) | 1
+        for dual in (True, False):
+            fast = run_channel(tm(dual), np.array(geo), dual, p, n, q, cols, 100)
+            ref = ReferenceChannel(tm(dual), *geo, dual).run(p, n, q, cols, 100)
+            assert [int(x) for x in fast] == ref, (p.tolist(), geo, n, q, cols)
+
+
+def test_reads_beside_pim_gain_from_a_deeper_lookahead():
+    """G_ACTs hold off normal ACTs for a tFAW each, so reads beside PIM live on rows opened in
+    the gaps: a window of 2 rows gets well under half the channel, 16 rows most of it."""
+    p = channel_program(NEUPIMS_7B_TP4, [300] * 2, [200] * 2, True)
+    alone = run_program(tm(True), GEO, True, p).pim_end
+    share = {q: run_program(tm(True), GEO, True, p, n_normal=alone, queue=q).reads_beside_pim
+             * 2 / alone for q in (32, 256, 1024)}
+    assert share[32] < 0.5 < 0.65 < share[256] <= 1.0
+    assert abs(share[1024] - share[256]) < 0.05
 
 
 def test_kernel_equals_reference_on_a_real_request_with_reads():

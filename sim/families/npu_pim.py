@@ -67,6 +67,12 @@ PIM = Section("Processing-in-memory in the HBM banks", {
                                        "power of a read' (Newton), pim.md 2.3"),
     "gact_energy_vs_act": Field("float", 4.0, "Energy of a G_ACT (four banks) in units of an "
                                 "ACT's", minimum=0, source="NewtonSim G_ACT = 4 x ACT (pim.md 2.3)"),
+    "read_lookahead": Field("int", 256, "Dual mode: normal 64 B reads the channel controller "
+                            "sees ahead (FR-FCFS window) when it fills the command slots PIM "
+                            "leaves free", positive=True, maximum=65536,
+                            source="NeuPIMs: 128-deep per-bank command queues (pim.md 2.3); "
+                                   "256 = 16 rows per channel, where the measured read share "
+                                   "beside PIM saturates (0.72; 0.42 at 32, 0.72 at 1024)"),
     "row_buffer_area": Field("float", 0.0311, "Dual mode: extra DRAM die area of the second "
                              "row buffers, as a fraction of the DRAM area (reported, not priced)",
                              minimum=0, source="NeuPIMs: +3.11 % (CACTI 7.0, 22 nm), pim.md 2.11"),
@@ -352,7 +358,9 @@ class NpuPim(Family):
             lens = [op.kv_lens[i] for i in reqs]
             prog = channel_program(lay, lens, [self.softmax_cycles(ctx, lay, n) for n in lens],
                                    dual)
-            r = run_program(ctx.tm, ctx.geo, dual, prog, n_normal=n_normal)
+            r = run_program(ctx.tm, ctx.geo, dual, prog, n_normal=n_normal,
+                            queue=ctx.cfg.pim.read_lookahead,
+                            cols=spec.org["row_bytes"] // spec.access_bytes)
             ends.append(r.pim_end)
             normal_ends.append(r.normal_end)
             beside.append(r.reads_beside_pim)

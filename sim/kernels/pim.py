@@ -54,12 +54,11 @@ def gemv_occupancy(k):
 
 
 @kernel
-def _normal_fields(i, cols, R, G, B, base_row):
-    """(bank, row) of normal stream request ``i``: columns, then banks, groups, ranks, rows."""
-    x = i // cols
-    nb = R * G * B
-    b = x % nb
-    return b, base_row + x // nb
+def _visible(x, cols, done_in, ring, hi):
+    """True when normal chunk ``x`` (``cols`` requests to one bank and row, served oldest
+    first) still has an unserved request inside the window that ends before ``hi``."""
+    i = x * cols + done_in[x % ring]
+    return i < hi and i < (x + 1) * cols
 
 
 @kernel
@@ -89,7 +88,8 @@ def run_channel(tm, geo, dual, prog, n_normal, queue, cols, base_row):
     t_gemv, k_gemv, t_gwr, last_rd = FAR, 0, FAR, FAR
     barrier = 0
     pim_end = 0
-    served = np.zeros(queue, dtype=np.int64)  # window slot -> served flag
+    ring = queue // cols + 2  # chunks a window can touch, plus one
+    done_in = np.zeros(ring, dtype=np.int64)  # chunk (ring slot) -> requests served, oldest first
     head = 0          # oldest unserved normal request
     n_served = 0
     normal_end = 0
@@ -171,16 +171,18 @@ def run_channel(tm, geo, dual, prog, n_normal, queue, cols, base_row):
         n_t = NEVER
         n_cmd = -1  # 0 RD, 1 ACT, 2 PRE
         n_bank = -1
-        n_slot = -1
+        n_slot = -1  # chunk of the chosen normal command
         normal_open = n_served < n_normal and (dual or pim_done)
         if normal_open:
+            # the window's requests, chunk by chunk: a chunk is ``cols`` consecutive requests
+            # to one (bank, row); they are served oldest first, so each chunk is represented
+            # by its oldest unserved request (same bank, row and earliest cycle as the rest)
             hi = min(head + queue, n_normal)
+            x_hi = (hi - 1) // cols
             # column command: oldest row hit
-            for i in range(head, hi):
-                if served[i % queue]:
-                    continue
-                b, row = _normal_fields(i, cols, R, G, B, base_row)
-                if mem_row[b] != row:
+            for x in range(head // cols, x_hi + 1):
+                b = x % nb
+                if not _visible(x, cols, done_in, ring, hi) or mem_row[b] != base_row + x // nb:
                     continue
                 r_ = b // (G * B)
                 g_ = (b // B) % G
@@ -192,16 +194,14 @@ def run_channel(tm, geo, dual, prog, n_normal, queue, cols, base_row):
                 if b == 0:
                     e = max(e, t_gwr + tm[P_TGW])
                 if e < n_t:
-                    n_t, n_cmd, n_bank, n_slot = e, 0, b, i
+                    n_t, n_cmd, n_bank, n_slot = e, 0, b, x
                 if e <= t:
                     break
             if n_t > t:
-                # row command: oldest request that needs one
-                for i in range(head, hi):
-                    if served[i % queue]:
-                        continue
-                    b, row = _normal_fields(i, cols, R, G, B, base_row)
-                    if mem_row[b] == row:
+                # row command: oldest chunk that needs one
+                for x in range(head // cols, x_hi + 1):
+                    b = x % nb
+                    if not _visible(x, cols, done_in, ring, hi) or mem_row[b] == base_row + x // nb:
                         continue
                     r_ = b // (G * B)
                     g_ = (b // B) % G
@@ -212,19 +212,18 @@ def run_channel(tm, geo, dual, prog, n_normal, queue, cols, base_row):
                         c = 1
                     else:
                         hit = False
-                        for j in range(head, hi):
-                            if not served[j % queue]:
-                                bj, rj = _normal_fields(j, cols, R, G, B, base_row)
-                                if bj == b and rj == mem_row[b]:
-                                    hit = True
-                                    break
+                        for xj in range(head // cols, x_hi + 1):
+                            if (xj % nb == b and base_row + xj // nb == mem_row[b]
+                                    and _visible(xj, cols, done_in, ring, hi)):
+                                hit = True
+                                break
                         if hit:
                             continue
                         e = max(t_act[b] + tm[P_TRAS], t_rd[b] + tm[P_TRTP],
                                 t_gact[b] + tm[P_TRAS], t_gemv + tm[P_GEMV_NPRE])
                         c = 2
                     if e < n_t:
-                        n_t, n_cmd, n_bank, n_slot = e, c, b, i
+                        n_t, n_cmd, n_bank, n_slot = e, c, b, x
                     if e <= t:
                         break
         if pim_done and not normal_open and n_served >= n_normal:
@@ -273,18 +272,20 @@ def run_channel(tm, geo, dual, prog, n_normal, queue, cols, base_row):
                 last_rd = t
                 rd_bg[r_, g_] = t
                 rd_rank[r_] = t
-                served[n_slot % queue] = 1
+                done_in[n_slot % ring] += 1
                 n_served += 1
                 normal_end = max(normal_end, t + tm[P_CL] + tm[P_TBL])
                 if pc < n_prog:
                     st[S_READS_BESIDE_PIM] = n_served
-                while head < n_normal and served[head % queue]:
-                    served[head % queue] = 0
-                    head += 1
+                while head < n_normal:
+                    x = head // cols
+                    head = max(head, x * cols + done_in[x % ring])
+                    if head < min((x + 1) * cols, n_normal):
+                        break
+                    done_in[x % ring] = 0  # chunk fully served: its ring slot is free
                 st[S_RD] += 1
             elif n_cmd == 1:
-                _, row = _normal_fields(n_slot, cols, R, G, B, base_row)
-                mem_row[b] = row
+                mem_row[b] = base_row + n_slot // nb
                 t_act[b] = t
                 act_bg[r_, g_] = t
                 act_rank[r_] = t
