@@ -54,7 +54,8 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=()) -> Report
     area_mm2 = sum(item.mm2 for item in area.values())
     static = family.static_power_w(ctx, area_mm2)
     report = build_report(arch, workload, plans, timings, area, static, engine.intervals,
-                          input_hash(arch, workload), family.pricing(ctx), dram)
+                          input_hash(arch, workload), family.pricing(ctx),
+                          dram if getattr(dram, "has_dram", True) else None)
     report.extras = family.report_extras(ctx, report)
     return report
 
