@@ -46,7 +46,8 @@ class Interval:
 
 
 class Engine:
-    """Runs op plans on named units that share one DRAM system (:class:`sim.memory.DramSystem`)."""
+    """Runs op plans on named units that share one DRAM system (:class:`sim.memory.DramSystem`,
+    or None for a design without DRAM)."""
 
     def __init__(self, channel, units: list[str], buffers: int = 2):
         self.channel = channel
@@ -75,9 +76,14 @@ class Engine:
         key = id(plan)
         hit = self._pipeline_cache.get(key)
         if hit is None or hit[0] is not plan:
-            load, store = self.channel.transfer_cycles(plan)
-            result = run_pipeline(plan.counts, load, plan.compute_cycles, store,
-                                  self.channel.latency_cycles, self.buffers)
+            if self.channel is None:  # no DRAM: every operand is on chip
+                load = store = np.zeros(len(plan.counts))
+                latency = 0
+            else:
+                load, store = self.channel.transfer_cycles(plan)
+                latency = self.channel.latency_cycles
+            result = run_pipeline(plan.counts, load, plan.compute_cycles, store, latency,
+                                  self.buffers)
             hit = (plan, result)
             self._pipeline_cache[key] = hit
         return hit[1]

@@ -188,6 +188,6 @@ class Family(abc.ABC):
         return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2, ("config: tech.leakage_w_per_mm2",))
 
     def channel(self, ctx):
-        """The DRAM system (:class:`sim.memory.DramSystem`) ops stream through; by default the
-        context's ``channel``."""
+        """The DRAM system (:class:`sim.memory.DramSystem`) ops stream through, None for a design
+        without DRAM; by default the context's ``channel``."""
         return ctx.channel

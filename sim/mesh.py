@@ -20,6 +20,7 @@ Algorithms (``../shared/research/wafer.md`` 2.2-2.3):
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -44,7 +45,6 @@ class Fabric:
     ramp: int             # PE <-> router, each way
     relay: int            # software relay stage: receive, add or copy, re-inject (beta)
     elems_per_wavelet: int
-    colors: int           # routes a router can hold
     simd: int             # fp16 MACs per vector-instruction cycle
     vec_overhead: int     # cycles per vector instruction (DSD / @map setup)
     step_sync: int        # cycles per algorithm step to swap buffers and re-arm receives
@@ -136,20 +136,13 @@ def _ring_step(n: int, succ: list[int], words: int, fabric: Fabric) -> tuple[int
     return int(done.max()) + 2 * fabric.ramp, msgs.wavelet_hops
 
 
-def _broadcast(n: int, owner: int, words: int, fabric: Fabric, relayed: bool) -> Messages:
-    """The owner's tile to every core of the line: one multicast each way, or hop-by-hop relays."""
+def _broadcast(n: int, owner: int, words: int) -> Messages:
+    """The owner's tile to every core of the line: one multicast each way (Cerebras'
+    collectives reconfigure the multicast routes per step)."""
     msgs = Messages(n)
     for end in (0, n - 1):
-        if end == owner:
-            continue
-        if not relayed:
+        if end != owner:
             msgs.add(owner, end, words)
-            continue
-        step = 1 if end > owner else -1
-        prev = -1
-        for p in range(owner, end, step):
-            prev = msgs.add(p, p + step, words, deps=(prev,) if prev >= 0 else (),
-                            lag=fabric.relay if prev >= 0 else 0)
     return msgs
 
 
@@ -174,17 +167,15 @@ def gemm(algorithm: str, m: int, k: int, n: int, p: int, fabric: Fabric) -> Timi
                       f"{p} steps of max(compute {comp}, shift {step_comm}) + {fabric.step_sync}"
                       f"; alignment {align}")
     if algorithm == "summa":
-        relayed = False  # multicast routes (Cerebras' collectives reconfigure them per step)
         total, hops = 0, 0
         for owner in range(p):
-            ra = _broadcast(p, owner, wa, fabric, relayed)
-            rb = _broadcast(p, owner, wb, fabric, relayed)
+            ra = _broadcast(p, owner, wa)
+            rb = _broadcast(p, owner, wb)
             t = max(int(ra.run(fabric)[1].max()), int(rb.run(fabric)[1].max())) + 2 * fabric.ramp
             total += t + comp + fabric.step_sync  # waits for both broadcasts, then computes
             hops += p * (ra.wavelet_hops + rb.wavelet_hops)
         return Timing(total, p * comp, total - p * comp, hops, macs,
-                      f"{p} steps of broadcast ({'relayed' if relayed else 'multicast'}) "
-                      f"then compute {comp}")
+                      f"{p} steps of multicast broadcast then compute {comp}")
     if algorithm == "allgather":
         # ring allgather, each hop re-injected by software (a relay), compute on arrival
         ta, ha = _ring_step(p, cannon_successor(p), wa, fabric)
@@ -201,6 +192,16 @@ def allreduce(algorithm: str, n: int, words: int, fabric: Fabric, start: int = 0
               groups: int | None = None) -> tuple[int, int]:
     """(done cycle, wavelet-hops) of an allreduce of ``words`` along a line of ``n`` cores
     whose partial sums are ready at ``start``."""
+    cycles, hops = _allreduce_from_zero(algorithm, n, words, fabric, groups)
+    return start + cycles, hops
+
+
+@functools.lru_cache(maxsize=512)
+def _allreduce_from_zero(algorithm: str, n: int, words: int, fabric: Fabric,
+                         groups: int | None) -> tuple[int, int]:
+    """:func:`allreduce` with every partial sum ready at cycle 0 (the message pattern does
+    not depend on the start, so every start shifts the result by the same amount)."""
+    start = 0
     if n == 1:
         return start, 0
     msgs = Messages(n)

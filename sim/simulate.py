@@ -35,7 +35,9 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=()) -> Report
     family = arch.family
     ctx = family.prepare(arch.cfg, arch.file)
     dram = family.channel(ctx)
-    problems = family.check_workload(ctx, workload) + dram.capacity_problems(workload, arch.file)
+    problems = family.check_workload(ctx, workload)
+    if dram is not None:
+        problems += dram.capacity_problems(workload, arch.file)
     if problems:
         raise WorkloadError(problems)
     lowered = family.lower(ctx, workload.ops)
@@ -54,8 +56,7 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=()) -> Report
     area_mm2 = sum(item.mm2 for item in area.values())
     static = family.static_power_w(ctx, area_mm2)
     report = build_report(arch, workload, plans, timings, area, static, engine.intervals,
-                          input_hash(arch, workload), family.pricing(ctx),
-                          dram if getattr(dram, "has_dram", True) else None)
+                          input_hash(arch, workload), family.pricing(ctx), dram)
     report.extras = family.report_extras(ctx, report)
     return report
 

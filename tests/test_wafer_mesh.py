@@ -67,7 +67,8 @@ def test_kernel_equals_per_cycle_reference_on_random_xy_traffic(seed):
 
 
 def test_cut_through_and_contention():
-    f = Fabric(1, 0, 5, 1, 24, 4, 0, 0)
+    f = Fabric(alpha=1, ramp=0, relay=5, elems_per_wavelet=1, simd=4, vec_overhead=0,
+               step_sync=0)
     one = Messages(16)
     one.add(0, 10, 50)
     assert one.run(f)[1][0] == 10 + 50          # h * alpha + W, not h * W

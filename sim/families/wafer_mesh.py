@@ -24,8 +24,15 @@ from sim.errors import where
 from sim.family import AreaItem, Family, OpPlan, register_family
 from sim.mesh import (GEMM_ALGORITHMS, GEMV_ALGORITHMS, ROUTES, Fabric, allreduce, gemm,
                       gemv)
+from sim.memory.system import param_bytes
 from sim.ops import Elementwise, Gemm
 from sim.units import format_bytes
+
+#: energy of one element-wise vector step relative to a MAC (assumption: one arithmetic
+#: operation and one operand read instead of a multiply, an add and two operand reads)
+VECTOR_OP_VS_MAC = 0.5
+#: scalar allreduces a norm or softmax needs across the region (mean/variance, max/sum)
+REDUCTIONS = {"rmsnorm": 1, "layernorm": 2, "softmax": 2}
 
 MESH = Section("The wafer's mesh and the sub-mesh each phase runs on", {
     "rows": Field("int", 750, "Usable core rows", positive=True, maximum=4096,
@@ -113,24 +120,13 @@ class Ctx:
     cfg: Config
     file: str | None
     fabric: Fabric
-    phase_side: int = 0
-    decode: bool = False
+    decode: bool = False  # set from the workload's phase by check_workload
 
-
-class NullChannel:
-    """No DRAM: every operand is in the cores' SRAM."""
-
-    latency_cycles = 0
-    has_dram = False
-
-    @staticmethod
-    def capacity_problems(workload, file):
-        return []
-
-    @staticmethod
-    def transfer_cycles(plan):
-        z = np.zeros(len(plan.counts))
-        return z, z
+    @property
+    def phase_side(self) -> int:
+        """Cores a side of the region the workload's phase runs on."""
+        m = self.cfg.mesh
+        return m.decode_side if self.decode else m.prefill_side
 
 
 @register_family
@@ -161,12 +157,12 @@ class WaferMesh(Family):
 
     def prepare(self, cfg: Config, file: str | None) -> Ctx:
         f, c = cfg.fabric, cfg.core
-        fab = Fabric(f.alpha, f.ramp, f.relay, f.elems_per_wavelet, f.colors, c.simd,
-                     c.vec_overhead, f.step_sync)
+        fab = Fabric(f.alpha, f.ramp, f.relay, f.elems_per_wavelet, c.simd, c.vec_overhead,
+                     f.step_sync)
         return Ctx(cfg, file, fab)
 
     def channel(self, ctx):
-        return NullChannel()
+        return None  # weights and KV cache live in the cores' SRAM
 
     def units(self, ctx) -> list[str]:
         return ["mesh"]
@@ -179,7 +175,7 @@ class WaferMesh(Family):
         m = workload.model
         cores = cfg.mesh.rows * cfg.mesh.cols
         free = cores * (cfg.core.sram - cfg.core.reserved) - _weight_bytes(workload)
-        per_token = 2 * m.layers * m.n_kv * m.hd * 2
+        per_token = 2 * m.layers * m.n_kv * m.hd * workload.cfg.kv_bits // 8  # K and V
         tokens = max(0, free) // per_token
         if cfg.algorithms.kv_layout == "concat":
             tokens //= cfg.mesh.decode_side
@@ -188,7 +184,6 @@ class WaferMesh(Family):
     def check_workload(self, ctx, workload) -> list[str]:
         cfg = ctx.cfg
         ctx.decode = workload.cfg.phase == "decode"
-        ctx.phase_side = cfg.mesh.decode_side if ctx.decode else cfg.mesh.prefill_side
         cores = cfg.mesh.rows * cfg.mesh.cols
         usable = cores * (cfg.core.sram - cfg.core.reserved)
         weights = _weight_bytes(workload)
@@ -211,7 +206,7 @@ class WaferMesh(Family):
     # ---- mapping ----------------------------------------------------------------------------
 
     def plan(self, ctx, op) -> OpPlan:
-        p = ctx.phase_side or ctx.cfg.mesh.prefill_side
+        p = ctx.phase_side
         a = ctx.cfg.algorithms
         if isinstance(op, Gemm):
             m, k, n = _surrogate(op, ctx.decode)
@@ -228,7 +223,7 @@ class WaferMesh(Family):
             per_core = -(-op.elements // (p * p))
             work = per_core * VECTOR_OPS_PER_ELEMENT[op.op]
             comp = -(-work // ctx.fabric.simd) + ctx.fabric.vec_overhead
-            reductions = {"rmsnorm": 1, "layernorm": 2, "softmax": 2}.get(op.op, 0)
+            reductions = REDUCTIONS.get(op.op, 0)
             t, hops = comp, 0
             for _ in range(reductions):
                 t, h = allreduce(a.gemv, p, 1, ctx.fabric, t, a.gemv_groups or None)
@@ -237,7 +232,7 @@ class WaferMesh(Family):
             plan = self._plan(ctx, 0, max(t, 1), hops, sram, p,
                               f"{per_core} elements per core, {reductions} scalar allreduces")
             plan.vector_ops = op.elements * VECTOR_OPS_PER_ELEMENT[op.op]
-            plan.energy_pj["mac"] = plan.vector_ops * ctx.cfg.core.pj_per_mac / 2
+            plan.energy_pj["mac"] = plan.vector_ops * ctx.cfg.core.pj_per_mac * VECTOR_OP_VS_MAC
             return plan
         raise TypeError(f"wafer_mesh cannot map {type(op).__name__}")
 
@@ -267,7 +262,7 @@ class WaferMesh(Family):
                                   f"{cores} cores of {c.area_mm2} mm2 (SRAM, logic, router)")}
 
     def static_power_w(self, ctx, area_mm2: float) -> Price:
-        side = ctx.phase_side or ctx.cfg.mesh.prefill_side
+        side = ctx.phase_side
         frac = side * side / (ctx.cfg.mesh.rows * ctx.cfg.mesh.cols)
         return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2 * frac,
                      ("config: tech.leakage_w_per_mm2, the active region's share",))
@@ -293,7 +288,7 @@ def _surrogate(op: Gemm, decode: bool) -> tuple[int, int, int]:
 
 
 def _weight_bytes(workload) -> int:
-    return sum(getattr(op, "param_elems", 0) * 2 for op in workload.ops)
+    return sum(param_bytes(op) for op in workload.ops)
 
 
-__all__ = ["WaferMesh", "NullChannel"]
+__all__ = ["WaferMesh"]

@@ -191,17 +191,18 @@ class OpTraffic:
         return sum(s.active_rank_cycles for s in (self.read, self.write) if s is not None)
 
 
+def param_bytes(op) -> int:
+    """Bytes of the parameter tensor ``op`` owns (0 for KV-cache products)."""
+    if getattr(op, "b_source", None) == "kv":
+        return 0
+    bits = op.b_bits if hasattr(op, "b_bits") else op.param_bits
+    return -(-op.param_elems * bits // 8)
+
+
 def footprint_bytes(ops) -> int:
     """DRAM bytes a workload keeps resident: every parameter tensor plus the KV cache it reads."""
-    total = 0
-    for op in ops:
-        if getattr(op, "b_source", None) == "kv":
-            total += op.b_bytes
-        elif hasattr(op, "b_bits"):
-            total += -(-op.param_elems * op.b_bits // 8)
-        else:
-            total += -(-op.param_elems * op.param_bits // 8)
-    return total
+    return sum(op.b_bytes if getattr(op, "b_source", None) == "kv" else param_bytes(op)
+               for op in ops)
 
 
 class DramSystem:
