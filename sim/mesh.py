@@ -265,5 +265,22 @@ def gemv(algorithm: str, k: int, n: int, p: int, fabric: Fabric,
                   f"compute {comp} ({kt} FMAs of {nt}), {algorithm} allreduce {done - comp}")
 
 
+# The square meshes the GEMV comparisons average over: a uniform grid from 30^2 to 720^2 that
+# spans the baseline's U (its minimum lies at 60^2..240^2 for 2K..16K), as WaferLLM's Fig. 10
+# must for its "first falls, then rises" description to hold.
+GEMV_COMPARISON_SIDES = tuple(range(30, 721, 30))
+GEMV_COMPARISON_SIZES = (2048, 8192, 16384)
+
+
+def gemv_speedup(baseline: str, fabric: Fabric, sides=GEMV_COMPARISON_SIDES,
+                 sizes=GEMV_COMPARISON_SIZES) -> tuple[float, float]:
+    """(geometric mean, max) over ``sizes`` x ``sides`` of baseline / MeshGEMV cycles for the
+    square GEMV [1,s] x [s,s]."""
+    ratios = [gemv(baseline, s, s, p, fabric).cycles / gemv("meshgemv", s, s, p, fabric).cycles
+              for s in sizes for p in sides]
+    return math.exp(sum(math.log(r) for r in ratios) / len(ratios)), max(ratios)
+
+
 __all__ = ["Fabric", "Messages", "Timing", "GEMM_ALGORITHMS", "GEMV_ALGORITHMS", "gemm", "gemv",
+           "gemv_speedup", "GEMV_COMPARISON_SIDES", "GEMV_COMPARISON_SIZES",
            "allreduce", "interleaved_successor", "cannon_successor", "vector_cycles", "words_of"]
