@@ -210,4 +210,76 @@ class PimAttention:
         return f"{len(self.kv_lens)} req x {self.heads}h x {self.d_k} over {sum(self.kv_lens)} keys"
 
 
-Op = Gemm | Elementwise | TableBuild | Transfer | PimAttention
+@dataclass(frozen=True)
+class Attention:
+    """One layer's fused attention (QK^T, softmax, PV in one kernel, FlashAttention-style).
+
+    ``count`` KV heads (times requests when all requests share ``kv_len``), each attended by
+    ``group`` query heads of ``q_len`` tokens over ``kv_len`` keys of ``head_dim``; ``kv_lens``
+    lists per-request key counts when they differ (then ``count`` is the KV heads alone).
+    ``causal`` masks keys after each query (prefill). MACs are those of the two products it
+    replaces, so totals are conserved; a causal kernel skips about half of them.
+    """
+
+    name: str
+    layer: int
+    role: str
+    count: int
+    group: int
+    q_len: int
+    kv_len: int
+    head_dim: int
+    bits: int = 16
+    kv_bits: int = 16
+    causal: bool = False
+    kv_lens: tuple[int, ...] = ()
+
+    kind = "attention"
+    param_elems = 0
+    param_bits = 16
+
+    @property
+    def keys(self) -> int:
+        """Keys summed over the KV heads' requests (per KV head of one request when equal)."""
+        return sum(self.kv_lens) if self.kv_lens else self.kv_len
+
+    @property
+    def macs(self) -> int:
+        return 2 * self.count * self.group * self.q_len * self.keys * self.head_dim
+
+    @property
+    def kv_bytes(self) -> int:
+        return 2 * self.count * bits_to_bytes(self.keys * self.head_dim, self.kv_bits)
+
+    @property
+    def q_bytes(self) -> int:
+        """Query read plus output written (same size)."""
+        reqs = len(self.kv_lens) if self.kv_lens else 1
+        return 2 * self.count * reqs * bits_to_bytes(self.group * self.q_len * self.head_dim,
+                                                     self.bits)
+
+    @property
+    def shape(self) -> str:
+        return (f"{self.count}x{self.group}h q{self.q_len} kv{self.keys} d{self.head_dim}"
+                + (" causal" if self.causal else ""))
+
+
+def fuse_attention(ops, decode: bool) -> list:
+    """Each ``attn_qk``, softmax, ``attn_pv`` triple replaced by one :class:`Attention`: one
+    query token per request in decode, causal over the prompt in prefill."""
+    out, ops, i = [], list(ops), 0
+    while i < len(ops):
+        op = ops[i]
+        if isinstance(op, Gemm) and op.b_source == "kv" and op.name == "attn_qk":
+            q_len = 1 if decode else op.n  # attn_qk has m = group * q_len rows
+            out.append(Attention(op.name.replace("_qk", ""), op.layer, op.role, op.count,
+                                 op.m // q_len, q_len, 0 if op.kv_lens else op.n, op.k,
+                                 op.a_bits, op.b_bits, causal=not decode, kv_lens=op.kv_lens))
+            i += 3
+            continue
+        out.append(op)
+        i += 1
+    return out
+
+
+Op = Gemm | Elementwise | TableBuild | Transfer | PimAttention | Attention

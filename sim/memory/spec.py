@@ -253,14 +253,18 @@ def resolve_spec(cfg: Config, file: str | None) -> tuple[DramSpec | None, list[s
                           else row["io_pj_per_bit"]),
                     mapping, cfg.page_policy == "closed", int(cfg.queue_depth), cfg.refresh,
                     {k: row[k] for k in ("source", "timing_source", "power_source", "io_source")})
-    problems += _org_problems(spec, file)
+    problems += _org_problems(spec, file, cfg.model == "cycle")
     problems += _timing_problems(spec, cfg, file)
     problems += _mode_problems(cfg, file)
     return (None if problems else spec), problems
 
 
-def _org_problems(spec: DramSpec, file) -> list[str]:
+def _org_problems(spec: DramSpec, file, addressed: bool = True) -> list[str]:
+    """Organisation problems; ``addressed`` (the cycle model decodes addresses) also demands
+    power-of-two address fields and a complete address mapping."""
     out = []
+    if not addressed:
+        return out
     sizes = field_sizes(spec)
     if spec.org["row_bytes"] % spec.access_bytes:
         out.append(f"{where(file, 'dram.row_bytes')}: {spec.org['row_bytes']} B is not a multiple "

@@ -229,7 +229,9 @@ class DramSystem:
             t = spec.timing
             self.latency_cycles = int(math.ceil((t["tRCD"] + t["CL"]) * self.per_dram_cycle
                                                 + extra))
-        self.peak_bytes_per_cycle = spec.peak_bandwidth / accel_hz
+        # an ideal pipe's peak is its configured bandwidth; the cycle model's the standard's
+        self.peak_bytes_per_cycle = (self.ideal_bytes_per_cycle if self.model == "ideal"
+                                     else spec.peak_bandwidth / accel_hz)
         self._traffic: dict[int, tuple] = {}
 
     # ---- timing ----------------------------------------------------------------------------
