@@ -264,22 +264,30 @@ class Attention:
                 + (" causal" if self.causal else ""))
 
 
-def fuse_attention(ops, decode: bool) -> list:
-    """Each ``attn_qk``, softmax, ``attn_pv`` triple replaced by one :class:`Attention`: one
-    query token per request in decode, causal over the prompt in prefill."""
+def replace_attention(ops, make) -> list:
+    """``ops`` with each ``attn_qk``, softmax, ``attn_pv`` triple replaced by
+    ``make(qk, softmax, pv)`` (one op)."""
     out, ops, i = [], list(ops), 0
     while i < len(ops):
         op = ops[i]
         if isinstance(op, Gemm) and op.b_source == "kv" and op.name == "attn_qk":
-            q_len = 1 if decode else op.n  # attn_qk has m = group * q_len rows
-            out.append(Attention(op.name.replace("_qk", ""), op.layer, op.role, op.count,
-                                 op.m // q_len, q_len, 0 if op.kv_lens else op.n, op.k,
-                                 op.a_bits, op.b_bits, causal=not decode, kv_lens=op.kv_lens))
+            out.append(make(op, ops[i + 1], ops[i + 2]))
             i += 3
             continue
         out.append(op)
         i += 1
     return out
+
+
+def fuse_attention(ops, decode: bool) -> list:
+    """Each attention triple replaced by one :class:`Attention`: one query token per request
+    in decode, causal over the prompt in prefill."""
+    def make(qk: Gemm, softmax, pv) -> Attention:
+        q_len = 1 if decode else qk.n  # attn_qk has m = group * q_len rows
+        return Attention(qk.name.replace("_qk", ""), qk.layer, qk.role, qk.count,
+                         qk.m // q_len, q_len, 0 if qk.kv_lens else qk.n, qk.k,
+                         qk.a_bits, qk.b_bits, causal=not decode, kv_lens=qk.kv_lens)
+    return replace_attention(ops, make)
 
 
 Op = Gemm | Elementwise | TableBuild | Transfer | PimAttention | Attention

@@ -32,11 +32,13 @@ from sim.memory import DRAM, DramSystem
 from sim.ops import Attention, Elementwise, Gemm, fuse_attention
 from sim.vector_unit import split
 
-#: CTA tiles (rows of A, columns of B) the GEMM mapper chooses from (CUTLASS / cuBLAS sizes)
+#: CTA tiles (rows of A, columns of B) the GEMM mapper chooses from: CUTLASS 3 Hopper GEMM tile
+#: shapes (cutlass/include/cutlass/gemm/collective/builders, sm90 tile configs)
 GEMM_TILES = ((128, 256), (256, 128), (128, 128), (64, 256), (64, 128), (64, 64))
-#: K elements per pipelined main-loop step group: the unit in which loads and MMAs overlap
+#: K elements per pipelined main-loop step group, the unit in which loads and MMAs overlap
+#: (estimate: a few 64-deep stages of a CUTLASS multistage pipeline)
 K_CHUNK = 512
-#: K elements of one main-loop iteration (the unit stream-K divides)
+#: K elements of one main-loop iteration, the unit stream-K divides (CUTLASS BF16 tile K = 64)
 K_STEP = 64
 
 SM = Section("Streaming multiprocessors", {
@@ -127,10 +129,10 @@ class Ctx:
     cfg: Config
     file: str | None
     channel: SustainedDram
-    overhead: int  # cycles per kernel
+    overhead: int  # launch overhead per kernel, cycles
     slots: int  # concurrent CTAs
-    resident: int  # activation bytes that stay in L2
-    l2_per_cycle: float
+    resident: int  # activation bytes that stay in L2, bytes
+    l2_per_cycle: float  # L2 bandwidth, bytes per cycle
     mac_e: Price
     fma_e: Price
     decode: bool = True
@@ -216,14 +218,25 @@ class Gpu(Family):
         kc = -(-op.k // split_k)
         ctas = op.count * -(-op.m // bm) * -(-op.n // bn) * split_k
         cycles = max(1, math.ceil(bm * bn * kc / rate))
-        a_l2, c_l2 = self._resident(ctx, op.a_bytes), self._resident(ctx, op.c_bytes)
-        partial = op.count * op.m * op.n * 4 * split_k if split_k > 1 else 0
-        load = op.b_bytes + (0 if a_l2 else op.a_bytes)
-        store = (0 if c_l2 else op.c_bytes) if split_k == 1 else partial
-        l2 = (op.a_bytes if a_l2 else 0) + (op.c_bytes if c_l2 and split_k == 1 else 0)
+        load, store, l2 = self._gemm_traffic(ctx, op, split_k > 1)
+        if split_k > 1:  # fp32 partial outputs go to DRAM for the reduction kernel
+            store = op.count * op.m * op.n * 4 * split_k
         return Grid(np.full(ctas, cycles, dtype=np.int64), load, store, l2,
                     f"{ctas} CTAs of {bm}x{bn}x{kc}" + (f" (split-K {split_k})" if split_k > 1
                                                          else ""))
+
+    def _gemm_traffic(self, ctx: Ctx, op: Gemm, c_elsewhere: bool) -> tuple[int, int, int]:
+        """(DRAM load, DRAM store, L2) bytes of a GEMM: B from DRAM, A and C in L2 when they
+        fit; ``c_elsewhere``: C is written by another kernel (split-K reduction)."""
+        a_l2, c_l2 = self._resident(ctx, op.a_bytes), self._resident(ctx, op.c_bytes)
+        load = op.b_bytes + (0 if a_l2 else op.a_bytes)
+        store = 0 if c_l2 or c_elsewhere else op.c_bytes
+        l2 = (op.a_bytes if a_l2 else 0) + (op.c_bytes if c_l2 and not c_elsewhere else 0)
+        return load, store, l2
+
+    def _dram_cycles(self, ctx: Ctx, nbytes: float) -> float:
+        """Cycles to stream ``nbytes`` at the sustained DRAM rate (for choosing a mapping)."""
+        return nbytes / (ctx.channel.peak_bytes_per_cycle * ctx.channel.sustained)
 
     def _stream_k_grid(self, ctx: Ctx, op: Gemm, bm: int, bn: int) -> Grid:
         """Stream-K: the grid's MAC-loop iterations (``K_STEP`` deep) shared evenly by one CTA
@@ -234,20 +247,16 @@ class Gpu(Family):
         ctas = min(ctx.slots, iters)
         per = -(-iters // ctas)
         cycles = max(1, math.ceil(bm * bn * K_STEP * per / rate))
-        a_l2, c_l2 = self._resident(ctx, op.a_bytes), self._resident(ctx, op.c_bytes)
         fixup = 2 * ctas * bm * bn * 4 if iters % ctas or tiles % ctas else 0
-        load = op.b_bytes + (0 if a_l2 else op.a_bytes)
-        store = 0 if c_l2 else op.c_bytes
-        l2 = (op.a_bytes if a_l2 else 0) + (op.c_bytes if c_l2 else 0) + fixup
-        return Grid(np.full(ctas, cycles, dtype=np.int64), load, store, l2,
+        load, store, l2 = self._gemm_traffic(ctx, op, False)
+        return Grid(np.full(ctas, cycles, dtype=np.int64), load, store, l2 + fixup,
                     f"stream-K: {ctas} CTAs x {per} iterations of {bm}x{bn}x{K_STEP}")
 
     def _estimate(self, ctx: Ctx, grid: Grid) -> float:
         """Cycles of a grid for choosing a tiling: max(waves x CTA, DRAM time)."""
         waves = -(-len(grid.work) // ctx.slots)
-        mem = (grid.load + grid.store) / (ctx.channel.peak_bytes_per_cycle
-                                          * ctx.channel.sustained)
-        return max(waves * float(grid.work[0]), mem, grid.l2_bytes / ctx.l2_per_cycle)
+        return max(waves * float(grid.work[0]), self._dram_cycles(ctx, grid.load + grid.store),
+                   grid.l2_bytes / ctx.l2_per_cycle)
 
     def _plan_gemm(self, ctx: Ctx, op: Gemm) -> OpPlan:
         best = None
@@ -280,8 +289,7 @@ class Gpu(Family):
         return max(1, -(-op.count * op.m * op.n * s // lanes))
 
     def _reduction_cycles(self, ctx: Ctx, op: Gemm, s: int) -> float:
-        bytes_ = op.count * op.m * op.n * 4 * s + op.c_bytes
-        return ctx.overhead + bytes_ / (ctx.channel.peak_bytes_per_cycle * ctx.channel.sustained)
+        return ctx.overhead + self._dram_cycles(ctx, op.count * op.m * op.n * 4 * s + op.c_bytes)
 
     def _plan_attention(self, ctx: Ctx, op: Attention) -> OpPlan:
         a = ctx.cfg.attention
@@ -306,14 +314,16 @@ class Gpu(Family):
             what = f"{len(work)} CTAs (flash-decoding, {splits} key splits)"
         else:  # prefill: one CTA per query block, heavy (late) blocks first
             nq = -(-op.q_len // a.block_q)
-            for _ in range(heads):
-                for qb in reversed(range(nq)):
-                    kv_blocks = -(-op.kv_len // a.block_kv)
-                    if op.causal:
-                        kv_blocks = min(kv_blocks, -(-((qb + 1) * a.block_q
-                                                       + op.kv_len - op.q_len) // a.block_kv))
-                    macs = 2 * op.group * a.block_q * kv_blocks * a.block_kv * op.head_dim
-                    work.append(trip + max(1, math.ceil(macs / rate)))
+            all_blocks = -(-op.kv_len // a.block_kv)
+            head = []  # one head's CTAs; every head has the same
+            for qb in reversed(range(nq)):
+                kv_blocks = all_blocks
+                if op.causal:
+                    kv_blocks = min(kv_blocks, -(-((qb + 1) * a.block_q
+                                                   + op.kv_len - op.q_len) // a.block_kv))
+                macs = 2 * op.group * a.block_q * kv_blocks * a.block_kv * op.head_dim
+                head.append(trip + max(1, math.ceil(macs / rate)))
+            work = head * heads
             what = f"{len(work)} CTAs of {a.block_q} queries (FlashAttention-2)"
         q_l2 = self._resident(ctx, op.q_bytes)
         kv_l2 = not ctx.decode and self._resident(ctx, op.kv_bytes)
@@ -335,21 +345,17 @@ class Gpu(Family):
         cycles = max(1, -(-work // lanes))
         grid = Grid(np.array([cycles], dtype=np.int64), load, store, l2,
                     f"{op.elements} elements, {VECTOR_OPS_PER_ELEMENT[op.op]} ops each")
-        plan = self._kernel_plan(ctx, grid, 0, lanes, 1, {"cuda_cores": work * ctx.fma_e.value},
-                                 single_slot_grid=True)
+        plan = self._kernel_plan(ctx, grid, 0, lanes, 1, {"cuda_cores": work * ctx.fma_e.value})
         plan.vector_ops = work
         return plan
 
     def _kernel_plan(self, ctx: Ctx, grid: Grid, macs: int, peak: float, steps: int,
-                     energy: dict, extra=None, single_slot_grid: bool = False) -> OpPlan:
+                     energy: dict, extra=None) -> OpPlan:
         """Tile groups of one kernel: ``steps`` x waves chunks that share the grid's makespan
         and DRAM bytes (loads of one overlap the MMAs of the one before), an optional second
         kernel ``extra = (load, store, compute)`` (split-K reduction, flash-decoding combine),
         then the launch overhead of each kernel."""
-        if single_slot_grid:
-            makespan = int(grid.work[0])
-        else:
-            makespan, _ = cta_schedule(grid.work, ctx.slots, ctx.cfg.sm.block_issue_gap)
+        makespan, _ = cta_schedule(grid.work, ctx.slots, ctx.cfg.sm.block_issue_gap)
         makespan = max(int(makespan), math.ceil(grid.l2_bytes / ctx.l2_per_cycle))
         waves = -(-len(grid.work) // ctx.slots)
         chunks = max(1, min(waves * steps, 256, makespan))

@@ -38,7 +38,7 @@ from sim.families.systolic import ARRAY, Systolic
 from sim.kernels.systolic import fold_grid
 from sim.memory import DRAM
 from sim.memory.energy import DramEnergy
-from sim.ops import Elementwise, Gemm, PimAttention, Transfer
+from sim.ops import Elementwise, Gemm, PimAttention, Transfer, replace_attention
 from sim.pim import (Layout, assign_channels, channel_program, pim_timing, run_program,
                      split_sub_batches, PIM_TIMING_SOURCES)
 from sim.vector_unit import plan_vector
@@ -550,21 +550,12 @@ def _scale_vec(op: Elementwise, frac: float, name: str) -> Elementwise:
 def _attention_fused(ops, batch: int) -> list:
     """Each layer's QK^T, softmax and PV replaced by one PimAttention (the KV cache stays in
     the banks)."""
-    out = []
-    ops = list(ops)
-    i = 0
-    while i < len(ops):
-        op = ops[i]
-        if isinstance(op, Gemm) and op.b_source == "kv" and op.name == "attn_qk":
-            lens = op.kv_lens or (op.n,) * batch
-            heads = op.count if op.kv_lens else op.count // batch
-            out.append(PimAttention("attention", op.layer, "attention", tuple(lens), heads,
-                                    op.k, op.b_bits, ops[i + 1]))
-            i += 3
-            continue
-        out.append(op)
-        i += 1
-    return out
+    def make(qk: Gemm, softmax, pv) -> PimAttention:
+        lens = qk.kv_lens or (qk.n,) * batch
+        heads = qk.count if qk.kv_lens else qk.count // batch
+        return PimAttention("attention", qk.layer, "attention", tuple(lens), heads, qk.k,
+                            qk.b_bits, softmax)
+    return replace_attention(ops, make)
 
 
 def _schedule(chains: list[list], capacity: int, prefetch: bool, restream: bool):
