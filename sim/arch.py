@@ -52,8 +52,23 @@ def split_overrides(items: list[str] | None) -> tuple[list[tuple[str, Any]], lis
     return arch, work
 
 
+def find_arch_file(source: str | Path) -> str | Path:
+    """A path as given, or a bundled config by bare name (``"systolic"`` -> arch_configs/systolic.yaml)."""
+    text = str(source)
+    if Path(text).exists() or "/" in text or "\\" in text:
+        return source
+    bundled = ARCH_DIR / (text if text.endswith((".yaml", ".yml")) else f"{text}.yaml")
+    if not bundled.is_file():
+        return source
+    try:
+        return bundled.relative_to(Path.cwd())
+    except ValueError:
+        return bundled
+
+
 def load_arch(source: str | Path | dict, overrides: list[str] | list[tuple[str, Any]] = ()) -> Arch:
-    """Load and validate an arch config from a YAML path (or an already-parsed mapping).
+    """Load and validate an arch config from a YAML path, a bundled config's name
+    (``"systolic"``) or an already-parsed mapping.
 
     ``overrides`` are ``"a.b=value"`` strings or ``(key, value)`` pairs; they apply after
     ``extends:`` and before validation, exactly like ``--set`` on the command line.
@@ -63,6 +78,7 @@ def load_arch(source: str | Path | dict, overrides: list[str] | list[tuple[str, 
         raw, file = source, None
         base = ARCH_DIR / "<dict>"
     else:
+        source = find_arch_file(source)
         file = str(source)
         raw = load_yaml_file(source)
         base = Path(source)

@@ -5,6 +5,7 @@
              --json out.json --csv ops.csv --plot out/ --trace-events trace.json
     simulate --describe systolic
     simulate --list
+    simulate sweep docs/sweeps/systolic_dse.yaml --out results/ [--workers 2] [--scheduler local]
 
 User mistakes print one line per problem (``error: file: key: ...``) and exit with code 2.
 """
@@ -41,11 +42,35 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_sweep_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="simulate sweep",
+        description="Run a sweep spec (YAML) over arch/workload overrides; results stream to "
+                    "OUT/points.jsonl and OUT/results.csv (+ .parquet); rerun to resume.")
+    p.add_argument("spec", help="sweep spec YAML (see docs/sweeps.md)")
+    p.add_argument("--out", help="results directory (default: sweeps/<spec name>)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2; 1 runs inline)")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="run on dask.distributed: 'local' starts a LocalCluster of --workers "
+                        "processes, or a scheduler address such as tcp://host:8786")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="add a fixed override to every point (repeatable)")
+    p.add_argument("--retry-failed", action="store_true", help="run again points that failed")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the points (after constraints) and run nothing")
+    p.add_argument("--plot", action="store_true",
+                   help="write pareto.png (spec's pareto: objectives) into the results directory")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    sweeping = bool(argv) and argv[0] == "sweep"
+    parser = build_sweep_parser() if sweeping else build_parser()
+    args = parser.parse_args(argv[1:] if sweeping else argv)
     try:
-        return _run(args, parser)
+        return _sweep(args) if sweeping else _run(args, parser)
     except SimError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
@@ -81,6 +106,57 @@ def _run(args, parser) -> int:
         print(report.summary(top=args.top))
     _write_outputs(report, args)
     return 0
+
+
+def _sweep(args) -> int:
+    from sim.sweep_run import resolve_points, check_axis_keys, sweep
+    from sim.sweep_spec import load_sweep
+    spec = load_sweep(args.spec, args.overrides)
+    if args.dry_run:
+        points = spec.points()
+        check_axis_keys(spec, points)
+        resolved, dropped = resolve_points(spec, points)
+        for point, task, error in resolved:
+            status = error if error else task.key
+            print(f"{point.index:6d}  {_params(point.params)}  {status}")
+        print(f"{len(resolved)} points to run, {len(dropped)} dropped by constraints "
+              f"(of {spec.size()})")
+        return 0
+    out = Path(args.out or Path("sweeps") / spec.name)
+    result = sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
+                   progress=not args.no_progress, retry_failed=args.retry_failed)
+    c = result.counts
+    print(f"{spec.name}: {c['ok']} ok, {c['error']} failed, {c['invalid']} invalid, "
+          f"{c['dropped']} dropped by constraints, of {c['points']} points -> {out}/results.csv")
+    for row in [r for r in result.rows if r["status"] in ("error", "invalid")][:5]:
+        print(f"  point {row['point']} ({_params(row)}): {row['error']}", file=sys.stderr)
+    if spec.pareto:
+        from sim.dse import pareto_front
+        front = pareto_front(result.ok(), spec.pareto) if result.ok() else []
+        print(f"Pareto front over {', '.join(f'{k} ({v})' for k, v in spec.pareto.items())}: "
+              f"{len(front)} points")
+        for row in front[:10]:
+            print("  " + _params({k: row.get(k) for k in spec.axis_keys}) + "  " +
+                  "  ".join(f"{k}={row[k]:.4g}" for k in spec.pareto))
+        if args.plot and front:
+            _plot_front(result, spec, out)
+    return 0
+
+
+def _params(params: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items()
+                    if k not in ("point", "key", "status", "error"))
+
+
+def _plot_front(result, spec, out: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    from sim.dse import plot_pareto
+    x, y = list(spec.pareto)[:2]
+    ax = plot_pareto(result.ok(), x, y, spec.pareto)
+    ax.figure.tight_layout()
+    ax.figure.savefig(out / "pareto.png", dpi=120)
+    print(f"wrote {out / 'pareto.png'}")
 
 
 def _write_outputs(report, args) -> None:

@@ -30,3 +30,7 @@ def where(file: str | None, path: str) -> str:
     """Prefix ``file: key.path`` used by every message."""
     loc = f"{file}: " if file else ""
     return f"{loc}{path}" if path else (file or "<config>")
+
+
+class SweepError(SimError):
+    """A sweep spec is malformed: an unknown axis key, an empty axis, a bad constraint."""

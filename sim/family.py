@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import importlib
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

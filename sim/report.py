@@ -144,7 +144,7 @@ class Report:
                 right = f"{k:<13}{100 * v['mm2'] / a_total:6.1f}%  {v['mm2']:9.3f} mm2"
             lines.append(f"    {left:<32}  {right}")
         lines.append("")
-        lines.append(f"  top ops by time (summed over layers)")
+        lines.append("  top ops by time (summed over layers)")
         lines.append(f"    {'op':<15}{'kind':<12}{'n':>4}{'cycles':>14}{'time':>7}{'util':>8}"
                      f"{'stall':>8}{'/bound':>8}")
         for name, g in _group_by_name(self.ops)[:top]:

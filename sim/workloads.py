@@ -189,15 +189,26 @@ def resolve_workload_spec(spec: str, overrides: list[tuple[str, object]] = ()) -
     return raw, name, file
 
 
-def load_workload(spec: str, overrides: list[tuple[str, object]] = (),
+def load_workload(spec: str | dict, overrides: list[tuple[str, object]] = (),
                   native_bits: dict[str, int] | None = None) -> Workload:
     """Load, validate and lower a workload.
 
+    ``spec`` is a name, a YAML path or an already-parsed mapping (``model:``, ``phase:``, sizes).
     ``native_bits`` (``weight_bits``/``act_bits``) fill precisions the workload leaves null; the
     simulator passes the architecture's native precision.
     """
-    raw, name, file = resolve_workload_spec(spec, overrides)
-    label = file or f"workload {name}"
+    if isinstance(spec, dict):
+        raw, name, file = apply_overrides(spec, list(overrides), label="--set workload."), \
+            f"{spec.get('model')}_{spec.get('phase', 'decode')}", None
+    else:
+        raw, name, file = resolve_workload_spec(spec, overrides)
+    model, cfg = resolve_workload_config(raw, file or f"workload {name}", native_bits)
+    return Workload(name, model, cfg, tuple(lower(model, cfg)), file)
+
+
+def resolve_workload_config(raw: dict, label: str, native_bits: dict[str, int] | None = None
+                            ) -> tuple[Model, Config]:
+    """Validate a raw workload mapping and fill its null precisions; no lowering (cheap)."""
     data, problems = validate(raw, WORKLOAD_SCHEMA, label)
     if problems:
         raise WorkloadError(problems)
@@ -219,7 +230,7 @@ def load_workload(spec: str, overrides: list[tuple[str, object]] = (),
     problems = parallel_problems(model, cfg, label)
     if problems:
         raise WorkloadError(problems)
-    return Workload(name, model, cfg, tuple(lower(model, cfg)), file)
+    return model, cfg
 
 
 def request_kv_lens(w: Config) -> tuple[int, ...]:

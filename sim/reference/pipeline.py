@@ -18,7 +18,6 @@ def simulate_pipeline(loads, computes, stores, latency: int, buffers: int = 2,
     n = len(loads)
     if has_load is None:
         has_load = [x > 0 for x in loads]
-    slot_busy_until = [0] * buffers        # cycle the slot's previous tile finished compute
     slot_store = [0] * buffers             # write-back owed by the slot's previous tile
     slot_owner_done = [True] * buffers     # previous user finished computing
     ready_at = [None] * n                  # cycle tile i's data is usable
