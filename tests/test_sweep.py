@@ -232,6 +232,19 @@ def test_local_pool_inline_and_dask_give_identical_results(tmp_path):
     assert list(frame["cycles"]) == [r["cycles"] for r in inline.rows]
 
 
+def test_readme_sweep_on_a_dask_cluster_matches_the_local_pool(tmp_path):
+    """The README's 200 points on a LocalCluster this test starts, reached by its address."""
+    distributed = pytest.importorskip("distributed")
+    pool = sweep(README_SPEC, tmp_path / "pool", workers=2, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        dask = sweep(README_SPEC, tmp_path / "dask", scheduler=cluster.scheduler_address,
+                     progress=False)
+    assert pool.counts["ok"] == dask.counts["ok"] == 200
+    assert (tmp_path / "pool" / "results.csv").read_bytes() == \
+        (tmp_path / "dask" / "results.csv").read_bytes()
+
+
 # ---- Pareto and plots ---------------------------------------------------------------------
 def test_pareto_mask_matches_brute_force():
     rng = np.random.default_rng(0)
@@ -279,3 +292,17 @@ def test_the_spec_in_docs_sweeps_md_is_valid():
     assert spec.size() == 5 * 5 * 2 * 2 * 50
     resolved, dropped = resolve_points(spec, spec.points()[:40])
     assert len(resolved) + len(dropped) == 40 and all(err is None for _, _, err in resolved)
+
+
+def test_cli_dry_run_and_plot(tmp_path, capsys):
+    assert main(["sweep", str(README_SPEC), "--dry-run"]) == 0
+    assert capsys.readouterr().out.strip().endswith("200 points to run, 0 dropped by constraints (of 200)")
+    spec = tmp_path / "s.yaml"
+    spec.write_text("arch: systolic\nworkload: llama7b_decode\nset: {workload.context_len: 128}\n"
+                    "grid: {array.cols: [32, 64, 128]}\n"
+                    "pareto: {tokens_per_second: max, area_mm2: min}\n")
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--workers", "1",
+                 "--no-progress", "--plot"]) == 0
+    out = capsys.readouterr().out
+    assert "3 ok, 0 failed" in out and "Pareto front over tokens_per_second (max)" in out
+    assert (tmp_path / "o" / "pareto.png").stat().st_size > 1000
