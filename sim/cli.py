@@ -6,6 +6,8 @@
     simulate --describe systolic
     simulate --list
     simulate sweep docs/sweeps/systolic_dse.yaml --out results/ [--workers 2] [--scheduler local]
+    simulate trace-extract --model llama --config traces/configs/llama7b.json --phase decode \
+             --batch 1 --context 128 --out traces/llama7b_decode.jsonl.gz
 
 User mistakes print one line per problem (``error: file: key: ...``) and exit with code 2.
 """
@@ -64,13 +66,37 @@ def build_sweep_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_trace_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="simulate trace-extract",
+        description="Record the ops of a Hugging Face transformers model (built from a config, "
+                    "no weights downloaded) into a trace replayable with --workload FILE.jsonl")
+    p.add_argument("--model", required=True, help="transformers model_type: llama, mistral, "
+                   "mixtral, qwen2, opt, gpt2, ...")
+    p.add_argument("--config", required=True, help="a config.json of the model (HF format)")
+    p.add_argument("--phase", choices=("decode", "prefill"), default="decode")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--context", type=int, default=128, help="decode: tokens already cached")
+    p.add_argument("--prompt", type=int, default=128, help="prefill: prompt tokens")
+    p.add_argument("--dtype", default="bfloat16", help="model dtype (default bfloat16)")
+    p.add_argument("--device", choices=("meta", "cpu"), default=None,
+                   help="meta: shapes only (default for dense models); cpu: seeded random "
+                        "weights (default for mixture-of-experts, whose routing needs values)")
+    p.add_argument("--out", required=True, help="trace file (.jsonl, or .jsonl.gz compressed)")
+    return p
+
+
+SUBCOMMANDS = {"sweep": (build_sweep_parser, lambda args: _sweep(args)),
+               "trace-extract": (build_trace_parser, lambda args: _trace_extract(args))}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    sweeping = bool(argv) and argv[0] == "sweep"
-    parser = build_sweep_parser() if sweeping else build_parser()
-    args = parser.parse_args(argv[1:] if sweeping else argv)
+    sub = SUBCOMMANDS.get(argv[0]) if argv else None
+    parser = sub[0]() if sub else build_parser()
+    args = parser.parse_args(argv[1:] if sub else argv)
     try:
-        return _sweep(args) if sweeping else _run(args, parser)
+        return sub[1](args) if sub else _run(args, parser)
     except SimError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
@@ -140,6 +166,22 @@ def _sweep(args) -> int:
                   "  ".join(f"{k}={row[k]:.4g}" for k in spec.pareto))
         if args.plot and front:
             _plot_front(result, spec, out)
+    return 0
+
+
+def _trace_extract(args) -> int:
+    try:
+        from sim.trace_extract import extract_to_file
+    except ImportError:
+        raise SimError("trace-extract needs torch and transformers: pip install -e '.[trace]'") from None
+    for flag, value in (("--batch", args.batch), ("--context", args.context), ("--prompt", args.prompt)):
+        if value < 1 and not (flag == "--context" and value == 0):
+            raise SimError(f"{flag}: expected a positive integer, got {value}")
+    header = extract_to_file(args.model, args.config, args.phase, args.batch, args.context,
+                             args.prompt, args.out, args.dtype, args.device)
+    print(f"wrote {args.out}: {header['ops']} ops of {args.model} {args.phase} "
+          f"(batch {args.batch}), torch {header['libraries']['torch']}, "
+          f"transformers {header['libraries']['transformers']}")
     return 0
 
 

@@ -43,6 +43,12 @@ VECTOR_OPS_PER_ELEMENT = {
     "gelu": 10,      # tanh approximation: cube, 2 multiply-adds, tanh via exp (4), scale, multiply
     "gather": 0,     # DMA only
     "copy": 0,       # DMA only
+    # unfused kernels of replayed traces (sim/traces.py), on the same assumptions as above
+    "mul": 1,        # multiply, divide, square
+    "transcendental": 4,  # exp / rsqrt / sin / cos / sigmoid / tanh: the exp cost assumed above
+    "reduce": 1,     # one accumulate (or compare) per input element: mean, sum, max, top-k
+    "silu": 7,       # x * sigmoid(x): silu_mul without the final multiply by up
+    "cast": 1,       # a dtype conversion per element (e.g. RMSNorm's fp32 round trip)
 }
 
 

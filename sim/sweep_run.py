@@ -159,7 +159,8 @@ def resolve_points(spec: SweepSpec, points: list[Point]):
     points a constraint rejects go to ``dropped`` with the constraint's text."""
     from sim import __version__
     from sim.arch import load_arch
-    from sim.workloads import resolve_workload_config, resolve_workload_spec
+    from sim.traces import is_trace, trace_digest
+    from sim.workloads import load_workload, resolve_workload_config, resolve_workload_spec
     arch_cache, area_cache, work_cache = {}, {}, {}
     resolved, dropped = [], []
     for point in points:
@@ -170,7 +171,12 @@ def resolve_points(spec: SweepSpec, points: list[Point]):
             arch = arch_cache[arch_id]
             native = arch.family.native_bits(arch.cfg)
             work_id = (point.workload, _freeze(point.workload_overrides), _freeze(native.items()))
-            if work_id not in work_cache:
+            if work_id not in work_cache and is_trace(point.workload):
+                trace = spec.resolve_path(point.workload)
+                w = load_workload(trace, list(point.workload_overrides), native)
+                work_cache[work_id] = ({**w.cfg.to_dict(), "trace": str(Path(trace).resolve()),
+                                        "trace_sha256": trace_digest(trace)}, w.name)
+            elif work_id not in work_cache:
                 raw, name, file = resolve_workload_spec(point.workload, list(point.workload_overrides))
                 _, cfg = resolve_workload_config(raw, file or f"workload {name}", native)
                 work_cache[work_id] = (cfg.to_dict(), name)
@@ -236,7 +242,12 @@ def _workload(task: Task):
     if wid not in _WORKLOADS:
         if len(_WORKLOADS) > 32:
             _WORKLOADS.clear()
-        workload = load_workload(task.workload_config)
+        cfg = task.workload_config
+        if "trace" in cfg:  # a trace file (the worker must see it), precisions as resolved
+            bits = [(k, cfg[k]) for k in ("weight_bits", "act_bits", "kv_bits")]
+            workload = load_workload(cfg["trace"], bits)
+        else:
+            workload = load_workload(cfg)
         _WORKLOADS[wid] = dataclasses.replace(workload, name=task.workload_name)
     return _WORKLOADS[wid]
 

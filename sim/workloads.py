@@ -197,6 +197,9 @@ def load_workload(spec: str | dict, overrides: list[tuple[str, object]] = (),
     ``native_bits`` (``weight_bits``/``act_bits``) fill precisions the workload leaves null; the
     simulator passes the architecture's native precision.
     """
+    from sim.traces import is_trace, load_trace_workload
+    if is_trace(spec):
+        return load_trace_workload(spec, overrides, native_bits)
     if isinstance(spec, dict):
         raw, name, file = apply_overrides(spec, list(overrides), label="--set workload."), \
             f"{spec.get('model')}_{spec.get('phase', 'decode')}", None

@@ -1,0 +1,304 @@
+"""Op traces (``traces/*.jsonl``): reading, replay as a workload, and the cross-check against
+the generated op graph. Extraction (torch, transformers) lives in :mod:`sim.trace_extract`.
+
+Format (version 1; docs/traces.md): JSON lines. The first line is the header::
+
+    {"format": "accelsim-trace", "version": 1, "name": ..., "model_type": "llama",
+     "config": {HF config fields}, "phase": "decode", "batch": 1, "context_len": 128,
+     "prompt_len": null, "dtype": "bfloat16", "device": "meta", "ops": N,
+     "libraries": {"torch": ..., "transformers": ..., "accelsim": ...}}
+
+then one op per line, in execution order::
+
+    {"fn": "linear", "module": "model.layers.0.self_attn.q_proj", "layer": 0, "role": "qkv",
+     "inputs": [{"shape": [1, 1, 4096], "dtype": "bfloat16", "source": "activation"},
+                {"shape": [4096, 4096], "dtype": "bfloat16", "source": "weight"}],
+     "outputs": [{"shape": [1, 1, 4096], "dtype": "bfloat16"}]}
+
+``source`` is ``weight`` (a model parameter, or a view of one), ``kv_cache`` (the KV cache, or
+a view of it) or ``activation``; ``stored_shape`` is the shape of the tensor a view was taken
+from (a KV head repeated for grouped-query attention reads the stored, smaller tensor).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+from pathlib import Path
+
+from sim.config import Config
+from sim.errors import WorkloadError
+from sim.ops import Elementwise, Gemm
+
+FORMAT, FORMAT_VERSION = "accelsim-trace", 1
+DTYPE_BITS = {"float32": 32, "float16": 16, "bfloat16": 16, "float64": 64, "int64": 64,
+              "int32": 32, "int8": 8, "uint8": 8, "bool": 8, "float8_e4m3fn": 8}
+#: torch function -> vector-unit op class (:data:`sim.components.VECTOR_OPS_PER_ELEMENT`)
+VECTOR_CLASS = {
+    **dict.fromkeys(("add", "sub", "__add__", "__radd__", "__iadd__", "__sub__", "__rsub__",
+                     "where", "masked_fill", "clamp", "neg", "__neg__", "abs", "maximum",
+                     "minimum"), "add"),
+    **dict.fromkeys(("mul", "__mul__", "__rmul__", "__imul__", "div", "__truediv__",
+                     "__rtruediv__", "pow", "__pow__", "square"), "mul"),
+    **dict.fromkeys(("rsqrt", "sqrt", "exp", "log", "cos", "sin", "reciprocal", "sigmoid",
+                     "tanh"), "transcendental"),
+    **dict.fromkeys(("mean", "sum", "max", "amax", "min", "amin", "topk", "argmax", "sort",
+                     "cumsum"), "reduce"),
+    **dict.fromkeys(("cat", "stack", "index_copy", "index_copy_", "copy_", "index_select",
+                     "index_add_", "index_add", "scatter", "gather"), "copy"),
+    **dict.fromkeys(("to", "float", "half", "bfloat16", "type_as"), "cast"),
+    "silu": "silu", "gelu": "gelu", "relu": "relu", "softmax": "softmax",
+    "layer_norm": "layernorm", "rms_norm": "rmsnorm", "embedding": "gather",
+}
+#: HF config keys -> model fields, per model type (the zoo's MODEL_SCHEMA)
+_LLAMA_LIKE = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "gemma")
+
+
+def is_trace(spec) -> bool:
+    return isinstance(spec, (str, Path)) and str(spec).endswith((".jsonl", ".jsonl.gz"))
+
+
+def read_trace(path: str | Path) -> tuple[dict, list[dict]]:
+    """``(header, op records)``; a :class:`WorkloadError` names the file and line on bad input."""
+    path = Path(path)
+    if not path.is_file():
+        raise WorkloadError(f"--workload {path}: trace file not found")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        lines = [line for line in f if line.strip()]
+    try:
+        header = json.loads(lines[0]) if lines else {}
+        records = [json.loads(line) for line in lines[1:]]
+    except json.JSONDecodeError as exc:
+        raise WorkloadError(f"{path}: line {exc.doc and lines.index(exc.doc) + 1}: not JSON "
+                            f"({exc.msg})") from None
+    if header.get("format") != FORMAT:
+        raise WorkloadError(f"{path}: line 1: format: expected {FORMAT!r}, got "
+                            f"{header.get('format')!r}")
+    if header.get("version") != FORMAT_VERSION:
+        raise WorkloadError(f"{path}: line 1: version: {header.get('version')!r}; this simulator "
+                            f"reads version {FORMAT_VERSION}")
+    for i, rec in enumerate(records, start=2):
+        missing = [k for k in ("fn", "layer", "role", "inputs", "outputs") if k not in rec]
+        if missing:
+            raise WorkloadError(f"{path}: line {i}: missing {', '.join(missing)}")
+    return header, records
+
+
+def trace_digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def model_fields(model_type: str, c: dict) -> dict:
+    """The zoo's model fields (MODEL_SCHEMA) from a Hugging Face config."""
+    if model_type == "gpt2":
+        hidden = c.get("n_embd", 768)
+        return dict(style="gpt", hidden=hidden, layers=c.get("n_layer", 12), heads=c.get("n_head", 12),
+                    ffn=c.get("n_inner") or 4 * hidden, ffn_act="gelu", norm="layernorm", bias=True,
+                    vocab=c.get("vocab_size", 50257), tied_embeddings=True, positional="learned",
+                    max_positions=c.get("n_positions", 1024))
+    if model_type == "opt":
+        return dict(style="opt", hidden=c["hidden_size"], layers=c["num_hidden_layers"],
+                    heads=c["num_attention_heads"], ffn=c["ffn_dim"],
+                    ffn_act=c.get("activation_function", "relu"), norm="layernorm", bias=True,
+                    vocab=c["vocab_size"], tied_embeddings=c.get("tie_word_embeddings", True),
+                    positional="learned", max_positions=c.get("max_position_embeddings", 2048) + 2)
+    if model_type in _LLAMA_LIKE:
+        return dict(style="llama", hidden=c["hidden_size"], layers=c["num_hidden_layers"],
+                    heads=c["num_attention_heads"], kv_heads=c.get("num_key_value_heads"),
+                    head_dim=c.get("head_dim"), ffn=c["intermediate_size"], ffn_act="silu_gated",
+                    norm="rmsnorm", vocab=c["vocab_size"],
+                    tied_embeddings=c.get("tie_word_embeddings", False), positional="rope",
+                    max_positions=c.get("max_position_embeddings", 2048))
+    raise WorkloadError(f"trace model_type {model_type!r}: no model mapping; known: gpt2, opt, "
+                        f"{', '.join(_LLAMA_LIKE)}")
+
+
+def load_trace_workload(spec: str | Path, overrides=(), native_bits: dict | None = None):
+    """A trace as a :class:`sim.workloads.Workload`. Precisions default to the arch's native
+    ones (``native_bits``, as for a named workload), else the traced dtype; overrides may
+    change precisions only (``weight_bits``, ``act_bits``, ``kv_bits``): the extraction fixed
+    the shapes."""
+    from sim.config import validate
+    from sim.workloads import MODEL_SCHEMA, WORKLOAD_SCHEMA, Model, Workload
+    header, records = read_trace(spec)
+    label = str(spec)
+    bits = DTYPE_BITS.get(header.get("dtype"), 16)
+    native = native_bits or {"weight_bits": bits, "act_bits": bits}  # like a named workload
+    raw = {"model": header.get("name") or Path(spec).stem, "phase": header["phase"],
+           "batch": header["batch"], "weight_bits": native["weight_bits"],
+           "act_bits": native["act_bits"], "kv_bits": None}
+    if header["phase"] == "decode":
+        raw["context_len"] = header["context_len"]
+    else:
+        raw["prompt_len"] = header["prompt_len"]
+    for key, value in overrides:
+        if key not in ("weight_bits", "act_bits", "kv_bits"):
+            raise WorkloadError(f"{label}: --set workload.{key}: a trace's shapes are fixed when it "
+                                f"is extracted; allowed overrides: weight_bits, act_bits, kv_bits "
+                                f"(extract again for another {key})")
+        raw[key] = value
+    data, problems = validate(raw, WORKLOAD_SCHEMA, label)
+    if problems:
+        raise WorkloadError(problems)
+    if data["kv_bits"] is None:
+        data["kv_bits"] = data["act_bits"]
+    cfg = Config(data)
+    fields, problems = validate({"name": raw["model"], "source": f"trace {label}",
+                                 **model_fields(header["model_type"], header["config"])},
+                                MODEL_SCHEMA, label)
+    if problems:
+        raise WorkloadError(problems)
+    model = Model(raw["model"], Config(fields))
+    ops = trace_ops(records, cfg)
+    return Workload(Path(spec).name.split(".")[0], model, cfg, tuple(ops), str(spec))
+
+
+def trace_ops(records: list[dict], cfg: Config) -> list:
+    """Replay: each recorded op as the simulator's op (matmuls as GEMMs, attention as QK^T,
+    softmax and PV like the generator, everything else as one vector op)."""
+    ops = []
+    for i, rec in enumerate(records):
+        name = f"{rec.get('module', '').rsplit('.', 1)[-1] or 'model'}.{rec['fn']}"
+        if rec["fn"] == "scaled_dot_product_attention":
+            ops += _attention(rec, cfg)
+        elif rec["fn"] in ("linear", "addmm", "matmul", "bmm", "mm", "__matmul__", "baddbmm"):
+            ops.append(_gemm(rec, cfg, _linear_name(rec)))
+        elif "group_rows" in rec:
+            ops += _grouped(rec, cfg)
+        else:
+            ops.append(_vector(rec, cfg, name))
+    return ops
+
+
+def _linear_name(rec) -> str:
+    """The module's leaf name (``q_proj``); ``attn.c_proj`` / ``mlp.c_proj`` where GPT-2 uses
+    one leaf name twice."""
+    parts = rec.get("module", "").split(".")
+    leaf = ".".join(parts[-2:]) if parts[-1] == "c_proj" else parts[-1]
+    return leaf if rec["fn"] in ("linear", "addmm") else f"{leaf}.{rec['fn']}"
+
+
+def _grouped(rec, cfg: Config) -> list:
+    """A grouped expert GEMM: one GEMM per expert that received rows (experts with none read
+    no weights)."""
+    w = rec["inputs"][1]
+    k, n = w["shape"][-2], w["shape"][-1]
+    part = "up" if n > k else "down"
+    return [Gemm(f"expert{e}.{part}", rec["layer"], "ffn", m=rows, n=n, k=k, a_bits=cfg.act_bits,
+                 b_bits=cfg.weight_bits, c_bits=cfg.act_bits, param_elems=k * n)
+            for e, rows in enumerate(rec["group_rows"]) if rows]
+
+
+def _numel(shape) -> int:
+    return math.prod(shape)
+
+
+def _bits(source: str, cfg: Config) -> int:
+    return {"weight": cfg.weight_bits, "kv_cache": cfg.kv_bits}.get(source, cfg.act_bits)
+
+
+def _gemm(rec, cfg: Config, name: str) -> Gemm:
+    ins = rec["inputs"]
+    if rec["fn"] == "linear":
+        x, w = ins[0], ins[1]
+        m, k, n = _numel(x["shape"][:-1]), w["shape"][1], w["shape"][0]
+        count, b = 1, w
+        params = sum(_numel(t["shape"]) for t in ins[1:] if t["source"] == "weight")
+    elif rec["fn"] in ("addmm", "baddbmm"):  # bias + x @ W (GPT-2's Conv1D)
+        bias, x, w = ins[0], ins[1], ins[2]
+        m, k, n = _numel(x["shape"][:-1]), x["shape"][-1], w["shape"][-1]
+        count = _numel(x["shape"][:-2]) if rec["fn"] == "baddbmm" else 1
+        m = x["shape"][-2] if rec["fn"] == "baddbmm" else m
+        b = w
+        params = sum(_numel(t["shape"]) for t in (bias, w) if t["source"] == "weight")
+    else:  # matmul / bmm: batched A[..., m, k] @ B[..., k, n]
+        a, b = ins[0], ins[1]
+        if len(b["shape"]) == 1:
+            m, k, n, count = _numel(a["shape"][:-1]), a["shape"][-1], 1, 1
+        else:
+            lead = a["shape"][:-2] if len(a["shape"]) >= len(b["shape"]) else b["shape"][:-2]
+            m, k, n = (a["shape"][-2] if len(a["shape"]) > 1 else 1), a["shape"][-1], b["shape"][-1]
+            count = _numel(lead)
+        params = _numel(b["shape"]) if b["source"] == "weight" else 0
+    source = "weight" if b["source"] == "weight" else "kv"
+    return Gemm(name, rec["layer"], rec["role"], m=m, n=n, k=k, count=count,
+                a_bits=cfg.act_bits, b_bits=_bits(b["source"], cfg), c_bits=cfg.act_bits,
+                b_source=source, param_elems=params if source == "weight" else 0)
+
+
+def _attention(rec, cfg: Config) -> list:
+    """SDPA as the generator lowers attention: grouped-query heads stacked into M, so each
+    stored K/V head is read once."""
+    q, k = rec["inputs"][0], rec["inputs"][1]
+    batch, heads, q_len, hd = q["shape"]
+    n_keys = k["shape"][-2]
+    kv_heads = (k.get("stored_shape") or k["shape"])[1]
+    if heads % kv_heads:
+        kv_heads = k["shape"][1]
+    group = heads // kv_heads
+    kb = _bits("kv_cache", cfg)
+    scores = batch * heads * q_len * n_keys
+    return [Gemm("attn_qk", rec["layer"], "attention", m=group * q_len, n=n_keys, k=hd,
+                 count=batch * kv_heads, a_bits=cfg.act_bits, b_bits=kb, c_bits=cfg.act_bits,
+                 b_source="kv"),
+            Elementwise("softmax", rec["layer"], "attention", "softmax", scores,
+                        bits=cfg.act_bits, in_elems=scores, out_elems=scores),
+            Gemm("attn_pv", rec["layer"], "attention", m=group * q_len, n=hd, k=n_keys,
+                 count=batch * kv_heads, a_bits=cfg.act_bits, b_bits=kb, c_bits=cfg.act_bits,
+                 b_source="kv")]
+
+
+def _vector(rec, cfg: Config, name: str) -> Elementwise:
+    ins, out = rec["inputs"], rec["outputs"][0]
+    out_elems = _numel(out["shape"])
+    act_in = sum(_numel(t["shape"]) for t in ins if t["source"] == "activation")
+    weight = sum(_numel(t["shape"]) for t in ins if t["source"] == "weight")
+    kv_in = sum(_numel(t["shape"]) for t in ins if t["source"] == "kv_cache")
+    op = VECTOR_CLASS.get(rec["fn"], "add")
+    if rec["role"] == "kv_cache":  # cache append: only the new tokens are written
+        new = out_elems - kv_in
+        return Elementwise(name, rec["layer"], "kv_cache", "copy", new, bits=cfg.act_bits,
+                           in_elems=new, out_elems=0, kv_write_elems=new, kv_bits=cfg.kv_bits)
+    read = out_elems if op == "gather" else weight  # an embedding reads only its tokens' rows
+    return Elementwise(name, rec["layer"], rec["role"], op, out_elems, bits=cfg.act_bits,
+                       in_elems=act_in + kv_in, out_elems=out_elems, param_elems=weight,
+                       param_read_elems=read, param_bits=cfg.weight_bits if weight else cfg.act_bits)
+
+
+# ---- cross-check against the generator ----------------------------------------------------
+#: the generator's name for each traced module (HF names differ across model styles)
+GENERATOR_NAMES = {"out_proj": "o_proj", "c_fc": "fc1", "mlp.c_proj": "fc2", "attn.c_proj": "o_proj",
+                   "c_attn": "qkv"}
+QKV = ("q_proj", "k_proj", "v_proj")
+
+
+def matmul_signature(ops) -> dict:
+    """``{(layer, name): (macs, weight bytes, kv bytes)}`` of the GEMM-class ops; q/k/v are
+    summed into ``qkv`` so a fused QKV projection (GPT-2's c_attn) compares with three."""
+    out: dict = {}
+    for op in ops:
+        if not isinstance(op, Gemm):
+            continue
+        name = GENERATOR_NAMES.get(op.name, op.name)
+        name = "qkv" if name in QKV else name
+        macs, wbytes, kvbytes = out.get((op.layer, name), (0, 0, 0))
+        if op.b_source == "kv":
+            kvbytes += op.b_bytes
+        else:
+            wbytes += op.b_bytes
+        out[(op.layer, name)] = (macs + op.macs, wbytes, kvbytes)
+    return out
+
+
+def cross_check(trace_workload, generated_workload) -> list[dict]:
+    """Every GEMM-class op of either side with its MACs and bytes on both; ``match`` says
+    whether they agree exactly."""
+    t, g = matmul_signature(trace_workload.ops), matmul_signature(generated_workload.ops)
+    rows = []
+    for key in sorted(set(t) | set(g)):
+        rows.append({"layer": key[0], "op": key[1], "trace": t.get(key), "generator": g.get(key),
+                     "match": t.get(key) == g.get(key)})
+    return rows
