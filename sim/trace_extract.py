@@ -156,10 +156,16 @@ def _dtype(dtype) -> str:
 def build_model(model_type: str, config: dict, dtype: str, device: str):
     """A transformers causal LM from a config dict, with no weights loaded from anywhere."""
     from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import CONFIG_MAPPING
+    from sim.config.schema import did_you_mean
+    if model_type not in CONFIG_MAPPING:
+        raise WorkloadError(f"--model {model_type}: not a transformers model_type"
+                            f"{did_you_mean(model_type, list(CONFIG_MAPPING.keys()))}; e.g. llama, "
+                            f"mistral, mixtral, qwen2, opt, gpt2")
     try:
         cfg = AutoConfig.for_model(model_type, **config)
-    except ValueError as exc:
-        raise WorkloadError(f"--model {model_type}: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise WorkloadError(f"--config: {model_type} does not accept it: {exc}") from None
     cfg._attn_implementation = "sdpa"
     torch.manual_seed(0)
     with torch.device(device):

@@ -132,3 +132,13 @@ def test_extractor_reproduces_the_shipped_trace(name, tmp_path):
     assert records == shipped
     assert {k: v for k, v in header.items() if k != "libraries"} == \
         {k: v for k, v in shipped_header.items() if k != "libraries"}
+
+
+@pytest.mark.slow
+def test_extractor_rejects_an_unknown_model_type(tmp_path, capsys):
+    pytest.importorskip("transformers")
+    assert main(["trace-extract", "--model", "lama", "--config", str(TRACES / "configs" / "gpt2.json"),
+                 "--out", str(tmp_path / "x.jsonl")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: --model lama: not a transformers model_type (did you mean 'llama'?); "
+                   "e.g. llama, mistral, mixtral, qwen2, opt, gpt2")
