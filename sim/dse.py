@@ -27,8 +27,8 @@ def pareto_mask(values: np.ndarray, senses: list[str]) -> np.ndarray:
     cost = v * signs  # minimise every column
     finite = np.all(np.isfinite(cost), axis=1)
     keep = finite.copy()
+    others = cost[finite]
     for i in np.flatnonzero(finite):
-        others = cost[finite]
         dominated = np.all(others <= cost[i], axis=1) & np.any(others < cost[i], axis=1)
         keep[i] = not dominated.any()
     return keep
@@ -64,10 +64,9 @@ def _no_metric(missing, known) -> None:
 
 def _num(value) -> float:
     try:
-        out = float(value)
+        return float(value)
     except (TypeError, ValueError):
         return math.nan
-    return out
 
 
 def _records(rows) -> list[dict]:

@@ -208,12 +208,13 @@ def _gemm(rec, cfg: Config, name: str) -> Gemm:
         count, b = 1, w
         params = sum(_numel(t["shape"]) for t in ins[1:] if t["source"] == "weight")
     elif rec["fn"] in ("addmm", "baddbmm"):  # bias + x @ W (GPT-2's Conv1D)
-        bias, x, w = ins[0], ins[1], ins[2]
-        m, k, n = _numel(x["shape"][:-1]), x["shape"][-1], w["shape"][-1]
-        count = _numel(x["shape"][:-2]) if rec["fn"] == "baddbmm" else 1
-        m = x["shape"][-2] if rec["fn"] == "baddbmm" else m
-        b = w
-        params = sum(_numel(t["shape"]) for t in (bias, w) if t["source"] == "weight")
+        bias, x, b = ins[0], ins[1], ins[2]
+        k, n = x["shape"][-1], b["shape"][-1]
+        if rec["fn"] == "baddbmm":
+            m, count = x["shape"][-2], _numel(x["shape"][:-2])
+        else:
+            m, count = _numel(x["shape"][:-1]), 1
+        params = sum(_numel(t["shape"]) for t in (bias, b) if t["source"] == "weight")
     else:  # matmul / bmm: batched A[..., m, k] @ B[..., k, n]
         a, b = ins[0], ins[1]
         if len(b["shape"]) == 1:
