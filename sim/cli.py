@@ -19,7 +19,9 @@ import sys
 from pathlib import Path
 
 from sim.errors import SimError
+from sim.invariants import InvariantError
 
+EXIT_INVARIANT = 3  # a report broke an invariant: a simulator bug (sim/invariants.py)
 EXIT_USER_ERROR = 2
 
 
@@ -38,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write a Chrome/Perfetto trace of unit occupancy")
     p.add_argument("--top", type=int, default=10, help="ops to list in the summary (default 10)")
     p.add_argument("--quiet", action="store_true", help="print no summary")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip the invariant check of the report (MACs, bytes, bounds, sums; "
+                        "see docs/hardening.md)")
     p.add_argument("--describe", metavar="KIND", help="list every config field of a family")
     p.add_argument("--list", action="store_true", help="list families, workloads and models")
     p.add_argument("--version", action="store_true", help="print the simulator version")
@@ -101,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except InvariantError as exc:  # a simulator bug, not a user mistake
+        print(str(exc), file=sys.stderr)
+        print("please report it with the command line and the input hash", file=sys.stderr)
+        return EXIT_INVARIANT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -127,7 +136,7 @@ def _run(args, parser) -> int:
     arch_over, work_over = split_overrides(args.overrides)
     arch = load_arch(args.arch, arch_over)
     workload = load_workload(args.workload, arch, work_over)
-    report = simulate(arch, workload)
+    report = simulate(arch, workload, check=not args.no_check)
     if not args.quiet:
         print(report.summary(top=args.top))
     _write_outputs(report, args)

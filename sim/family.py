@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -80,6 +80,9 @@ class OpPlan:
     sram_write_bytes: int = 0
     vector_ops: int = 0
     mapping: str = ""
+    #: traffic at levels other than DRAM and SRAM, e.g. ``{"pim_read": bytes}`` read by
+    #: processing-in-memory units inside the banks
+    other_bytes: dict = field(default_factory=dict)
 
     @property
     def dram_read_bytes(self) -> int:
@@ -157,6 +160,15 @@ class Family(abc.ABC):
         """New plans after a first simulation (e.g. contention measured from the overlap);
         None keeps the first result."""
         return None
+
+    def compulsory_levels(self, ctx) -> dict[str, tuple[str, ...]]:
+        """Report byte counters (``dram_read``, ``sram_read``, ...) that must carry each class of
+        compulsory traffic (:func:`sim.invariants.compulsory_bytes`): ``weights`` and
+        ``kv_read`` (the cached context) are read at least once at each level listed, and
+        ``kv_write`` (the new keys and values) written. By default weights and KV stream from
+        DRAM through SRAM and new KV goes back to DRAM."""
+        return {"weights": ("dram_read", "sram_read"), "kv_read": ("dram_read", "sram_read"),
+                "kv_write": ("dram_write",)}
 
     def report_extras(self, ctx, report) -> dict:
         """Family-specific totals for the report's ``extras`` section."""

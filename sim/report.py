@@ -206,6 +206,7 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
     # ops on different units may overlap: time-proportional charges (leakage, DRAM background
     # and refresh) are shared so that they add up to the makespan's, not the summed op times
     share = makespan / busy if busy and makespan < busy else 1.0
+    other_levels = sorted({k for plan in plans for k in plan.other_bytes})
     for op, plan, t in zip(workload.ops, plans, timings):
         seconds = t.cycles * share / f_hz
         breakdown = dict.fromkeys(arch.family.energy_components + ENERGY_COMPONENTS, 0.0)
@@ -226,7 +227,8 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
             stall_cycles=t.cycles - plan.ideal_compute_cycles, macs=plan.macs,
             vector_ops=plan.vector_ops,
             bytes={"dram_read": plan.dram_read_bytes, "dram_write": plan.dram_write_bytes,
-                   "sram_read": plan.sram_read_bytes, "sram_write": plan.sram_write_bytes},
+                   "sram_read": plan.sram_read_bytes, "sram_write": plan.sram_write_bytes,
+                   **{k: plan.other_bytes.get(k, 0) for k in other_levels}},
             energy_joules=sum(breakdown.values()), energy_breakdown=breakdown,
             utilization=util, roofline_cycles=plan.roofline_cycles, mapping=plan.mapping))
     cycles = makespan

@@ -11,6 +11,7 @@ from sim.arch import Arch, load_arch
 from sim.config import override_pairs
 from sim.engine import Engine
 from sim.errors import WorkloadError
+from sim.invariants import InvariantError, check_run
 from sim.report import OpRow, Report, build_report
 from sim.workloads import Workload, load_workload as _load_workload
 
@@ -22,11 +23,13 @@ def load_workload(spec: str, arch: Arch | None = None, overrides=()) -> Workload
     return _load_workload(spec, pairs, native)
 
 
-def simulate(arch: Arch | str, workload: Workload | str, overrides=()) -> Report:
+def simulate(arch: Arch | str, workload: Workload | str, overrides=(), check: bool = True
+             ) -> Report:
     """Simulate ``workload`` on ``arch`` and return the :class:`Report`.
 
     ``arch`` may be a path; ``workload`` a name or path. ``overrides`` (``"workload.batch=8"``)
-    apply to a workload given by name.
+    apply to a workload given by name. ``check`` holds the report to the invariants of
+    :mod:`sim.invariants` and raises :class:`~sim.invariants.InvariantError` on a violation.
     """
     if not isinstance(arch, Arch):
         arch = load_arch(arch)
@@ -40,6 +43,7 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=()) -> Report
         problems += dram.capacity_problems(workload, arch.file)
     if problems:
         raise WorkloadError(problems)
+    original = workload
     lowered = family.lower(ctx, workload.ops)
     if lowered is not workload.ops:
         workload = dataclasses.replace(workload, ops=tuple(lowered))
@@ -58,6 +62,10 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=()) -> Report
     report = build_report(arch, workload, plans, timings, area, static, engine.intervals,
                           input_hash(arch, workload), family.pricing(ctx), dram)
     report.extras = family.report_extras(ctx, report)
+    if check:
+        violations = check_run(report, original, plans, family.compulsory_levels(ctx))
+        if violations:
+            raise InvariantError(violations, report.input_hash)
     return report
 
 

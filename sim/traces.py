@@ -153,7 +153,28 @@ def load_trace_workload(spec: str | Path, overrides=(), native_bits: dict | None
         raise WorkloadError(problems)
     model = Model(raw["model"], Config(fields))
     ops = trace_ops(records, cfg)
-    return Workload(Path(spec).name.split(".")[0], model, cfg, tuple(ops), str(spec))
+    return Workload(Path(spec).name.split(".")[0], model, cfg, tuple(ops), str(spec),
+                    trace_macs(records))
+
+
+def trace_macs(records: list[dict]) -> int:
+    """MACs of the recorded products from their tensors alone (output elements x contraction
+    length; SDPA counts QK^T and PV; a grouped expert GEMM its routed rows) — independent of
+    :func:`trace_ops`, so the invariant check can hold the replay to it."""
+    total = 0
+    for rec in records:
+        fn, ins = rec["fn"], rec["inputs"]
+        if fn == "scaled_dot_product_attention":
+            batch, heads, q_len, hd = ins[0]["shape"]
+            total += 2 * batch * heads * q_len * ins[1]["shape"][-2] * hd
+        elif fn in ("linear", "addmm", "matmul", "bmm", "mm", "__matmul__", "baddbmm"):
+            x = ins[1] if fn in ("addmm", "baddbmm") else ins[0]
+            k = ins[1]["shape"][1] if fn == "linear" else x["shape"][-1]
+            total += _numel(rec["outputs"][0]["shape"]) * k
+        elif "group_rows" in rec:
+            k, n = ins[1]["shape"][-2], ins[1]["shape"][-1]
+            total += sum(rec["group_rows"]) * k * n
+    return total
 
 
 def trace_ops(records: list[dict], cfg: Config) -> list:

@@ -113,6 +113,9 @@ class Workload:
     cfg: Config
     ops: tuple[Op, ...]
     source_file: str | None
+    #: MACs of one run from a closed form of the model (not from ``ops``); the invariant check
+    #: holds the lowered graph and every report to it
+    closed_form_macs: int | None = None
 
     @property
     def tokens(self) -> int:
@@ -206,7 +209,8 @@ def load_workload(spec: str | dict, overrides: list[tuple[str, object]] = (),
     else:
         raw, name, file = resolve_workload_spec(spec, overrides)
     model, cfg = resolve_workload_config(raw, file or f"workload {name}", native_bits)
-    return Workload(name, model, cfg, tuple(lower(model, cfg)), file)
+    return Workload(name, model, cfg, tuple(lower(model, cfg)), file,
+                    closed_form_macs(model, cfg))
 
 
 def resolve_workload_config(raw: dict, label: str, native_bits: dict[str, int] | None = None
@@ -260,6 +264,31 @@ def parallel_problems(model: Model, w: Config, label: str) -> list[str]:
         out.append(f"{where(label, 'pipeline_parallel')}: {pp} does not divide batch {w.batch} "
                    f"into equal micro-batches")
     return out
+
+
+def closed_form_macs(model: Model, w: Config) -> int:
+    """MACs of one forward pass on one device, by formula (independent of :func:`lower`).
+
+    Per layer: tokens x (Q, K, V, O and FFN weights) plus attention, 2 x query heads x query
+    tokens x keys x head_dim (QK^T and PV); then the LM head on its rows.
+    """
+    m = model
+    tp, pp = w.tensor_parallel, w.pipeline_parallel
+    batch = w.batch // pp
+    q_len = 1 if w.phase == "decode" else w.prompt_len
+    nq, nkv, ffn = m.heads // tp, m.n_kv // tp, m.ffn // tp
+    weights = m.hidden * m.hd * (2 * nq + 2 * nkv) + m.hidden * ffn * (
+        3 if m.ffn_act == "silu_gated" else 2)
+    if w.phase == "decode":
+        keys = sum(request_kv_lens(w))
+    else:
+        keys = batch * w.prompt_len
+    attention = 2 * nq * q_len * m.hd * keys
+    total = (m.layers // pp) * (batch * q_len * weights + attention)
+    if pp == 1:
+        lm_rows = batch * q_len if (w.phase == "decode" or w.logits == "all") else batch
+        total += lm_rows * -(-m.vocab // tp) * m.hidden
+    return total
 
 
 def lower(model: Model, w: Config) -> list[Op]:

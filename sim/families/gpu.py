@@ -384,6 +384,12 @@ class Gpu(Family):
                       sram_read_bytes=grid.l2_bytes, mapping=mapping)
 
     # ---- area and power ----------------------------------------------------------------------
+    def compulsory_levels(self, ctx: Ctx) -> dict[str, tuple[str, ...]]:
+        """Weights and KV stream from HBM; the kernels' shared-memory and L2 traffic is not
+        counted, so only the DRAM counters carry a floor."""
+        return {"weights": ("dram_read",), "kv_read": ("dram_read",),
+                "kv_write": ("dram_write",)}
+
     def area(self, ctx: Ctx) -> dict[str, AreaItem]:
         return {"die": AreaItem(ctx.cfg.die_area, ("config: die_area",),
                                 "datasheet die area (not modelled bottom-up)")}

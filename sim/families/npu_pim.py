@@ -158,6 +158,7 @@ class NpuPim(Family):
     def check_workload(self, ctx: Ctx, workload) -> list[str]:
         out = Systolic().check_workload(ctx.npu, workload)
         w = workload.cfg
+        ctx.batch = w.batch // w.pipeline_parallel  # requests of one device's micro-batch
         if ctx.mode != "none" and w.phase != "decode":
             out.append(f"{where(workload.source_file or 'workload ' + workload.name, 'phase')}: "
                        f"PIM runs decode attention only (NeuPIMs leaves prefill to standalone "
@@ -188,7 +189,7 @@ class NpuPim(Family):
 
     # ---- lowering: transfers, PIM attention, sub-batches ---------------------------------------
     def lower(self, ctx: Ctx, ops: tuple) -> tuple:
-        batch = _batch_of(ops)
+        batch = ctx.batch or _batch_of(ops)
         ctx.batch = batch
         s = ctx.cfg.schedule
         ctx.sbi = (ctx.mode != "none" and batch >= 2 and
@@ -316,9 +317,12 @@ class NpuPim(Family):
         soft_ops = soft.elements * VECTOR_OPS_PER_ELEMENT[soft.op]
         energy = {"pim": pim_pj, "vector": soft_ops * vec.fma_e.value}
         peak = self.pim_peak_macs_per_cycle(ctx)
+        # every all-bank MAC step reads `macs` KV elements in each bank of its channel
+        pim_read = c["MAC"] * ctx.layout_base["banks"] * p.macs_per_bank * op.kv_bits // 8
         return OpPlan("pim" if ctx.mode == "dual" else "memory", np.array([1]), np.array([0]),
                       np.array([cycles]), np.array([0]), op.macs, peak,
                       max(-(-op.macs // max(int(peak), 1)), 1), energy, vector_ops=soft_ops,
+                      other_bytes={"pim_read": pim_read},
                       mapping=f"{run['channels']} channels, slowest {run['cycles']} DRAM cycles "
                               f"(mean {run['mean']:.0f}); {c['PIM_GEMV']} PIM_GEMV, "
                               f"{c['G_ACT']} G_ACT, {c['GWRITE']} GWRITE")
@@ -415,6 +419,14 @@ class NpuPim(Family):
                 new.append(plan)
         return new
 
+    def compulsory_levels(self, ctx: Ctx) -> dict[str, tuple[str, ...]]:
+        """With PIM the cached keys and values are read by the banks' MAC units (``pim_read``),
+        not over the bus."""
+        levels = super().compulsory_levels(ctx)
+        if ctx.mode != "none":
+            levels["kv_read"] = ("pim_read",)
+        return levels
+
     # ---- report extras ---------------------------------------------------------------------------
     def report_extras(self, ctx: Ctx, report) -> dict:
         cycles = max(report.cycles, 1)
@@ -472,6 +484,7 @@ def fold_interval(ctx: Ctx, m: int) -> int:
 
 
 def _batch_of(ops) -> int:
+    """Requests in a decode graph (one token each) when no workload config told the batch."""
     first = next(op for op in ops if isinstance(op, Gemm) and op.b_source == "weight")
     return first.m
 

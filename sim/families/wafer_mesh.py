@@ -216,8 +216,8 @@ class WaferMesh(Family):
             else:
                 t = gemm(a.gemm, m, k, n, p, ctx.fabric)
                 what = a.gemm
-            sram = op.a_bytes + op.b_bytes + op.c_bytes
-            return self._plan(ctx, op.macs, t.cycles, t.wavelet_hops, sram, p,
+            return self._plan(ctx, op.macs, t.cycles, t.wavelet_hops,
+                              (op.a_bytes + op.b_bytes, op.c_bytes), p,
                               f"{what} on {p}x{p}: {t.detail}")
         if isinstance(op, Elementwise):
             per_core = -(-op.elements // (p * p))
@@ -228,7 +228,7 @@ class WaferMesh(Family):
             for _ in range(reductions):
                 t, h = allreduce(a.gemv, p, 1, ctx.fabric, t, a.gemv_groups or None)
                 hops += h * p
-            sram = op.in_bytes + op.out_bytes + op.param_read_bytes
+            sram = (op.in_bytes + op.param_read_bytes, op.out_bytes + op.kv_write_bytes)
             plan = self._plan(ctx, 0, max(t, 1), hops, sram, p,
                               f"{per_core} elements per core, {reductions} scalar allreduces")
             plan.vector_ops = op.elements * VECTOR_OPS_PER_ELEMENT[op.op]
@@ -237,13 +237,22 @@ class WaferMesh(Family):
         raise TypeError(f"wafer_mesh cannot map {type(op).__name__}")
 
     def _plan(self, ctx, macs, cycles, hops, sram_bytes, side, mapping) -> OpPlan:
+        """One op on ``side`` x ``side`` cores; ``sram_bytes`` = (read, write) of the cores'
+        SRAM, where weights and the KV cache live."""
         c, f = ctx.cfg.core, ctx.cfg.fabric
         peak = side * side * c.simd
-        energy = {"mac": macs * c.pj_per_mac, "sram": sram_bytes * c.pj_per_byte_sram,
+        read, write = sram_bytes
+        energy = {"mac": macs * c.pj_per_mac, "sram": (read + write) * c.pj_per_byte_sram,
                   "fabric": hops * f.pj_per_wavelet_hop}
         return OpPlan("mesh", np.array([1]), np.array([0]), np.array([int(cycles)]),
                       np.array([0]), int(macs), float(peak), max(1, -(-int(macs) // peak)),
-                      energy, sram_read_bytes=int(sram_bytes), mapping=mapping)
+                      energy, sram_read_bytes=int(read), sram_write_bytes=int(write),
+                      mapping=mapping)
+
+    def compulsory_levels(self, ctx) -> dict[str, tuple[str, ...]]:
+        """Weights and the KV cache live in the cores' SRAM; there is no DRAM."""
+        return {"weights": ("sram_read",), "kv_read": ("sram_read",),
+                "kv_write": ("sram_write",)}
 
     # ---- report, area, power ----------------------------------------------------------------
     def report_extras(self, ctx, report) -> dict:

@@ -342,15 +342,16 @@ class DramSystem:
             for k, v in e.items():
                 breakdown[k] = breakdown.get(k, 0.0) + v * 1e-12
         s = self.spec
+        peak = self.peak_bytes_per_cycle * self.accel_hz  # B/s; an ideal pipe's is as configured
         return {
             "model": self.model,
             "preset": s.preset,
             "controllers": s.controllers,
-            "peak_bandwidth": s.peak_bandwidth,
+            "peak_bandwidth": peak,
             "capacity_bytes": s.capacity_bytes,
             "bytes_read": rd,
             "bytes_written": wr,
-            "bandwidth_utilization": (rd + wr) / (s.peak_bandwidth * seconds) if seconds else 0.0,
+            "bandwidth_utilization": (rd + wr) / (peak * seconds) if seconds else 0.0,
             "row_hit_rate": hits / columns if columns else 0.0,
             "commands": commands,
             "energy_joules": sum(breakdown.values()),
