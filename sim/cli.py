@@ -67,6 +67,8 @@ def build_sweep_parser() -> argparse.ArgumentParser:
                    help="list the points (after constraints) and run nothing")
     p.add_argument("--plot", action="store_true",
                    help="write pareto.png (spec's pareto: objectives) into the results directory")
+    p.add_argument("--reports", action="store_true",
+                   help="also write each point's full report (as --json) to OUT/reports/KEY.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -159,7 +161,8 @@ def _sweep(args) -> int:
         return 0
     out = Path(args.out or Path("sweeps") / spec.name)
     result = sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
-                   progress=not args.no_progress, retry_failed=args.retry_failed)
+                   progress=not args.no_progress, retry_failed=args.retry_failed,
+                   reports=args.reports)
     c = result.counts
     print(f"{spec.name}: {c['ok']} ok, {c['error']} failed, {c['invalid']} invalid, "
           f"{c['dropped']} dropped by constraints, of {c['points']} points -> {out}/results.csv")

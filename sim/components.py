@@ -11,9 +11,9 @@ from sim.config import Config, Field, Section
 
 TECH = Section("Technology and clock", {
     "node_nm": Field("float", 45.0, "Process node used to scale the 45 nm cost tables", unit="nm",
-                     positive=True, maximum=1000),
+                     minimum=1, maximum=1000),
     "vdd": Field("float", 0.9, "Supply voltage used to scale dynamic energy", unit="V",
-                 positive=True, maximum=5),
+                 minimum=0.1, maximum=5),
     "frequency": Field("frequency", 1e9, "Clock of the accelerator (one cycle = 1/frequency)",
                        positive=True),
     "leakage_w_per_mm2": Field("float", 0.05, "Static power per mm2 of on-chip area", unit="W/mm2",

@@ -37,7 +37,8 @@ def operand_section(desc: str, dist: str, sigma: float, group: int, shape: str) 
                        "the operand's integer grid", positive=True),
         "shape": Field("enum", shape, "absmax: distribution of the real values before "
                        "quantisation", choices=("normal", "laplace")),
-        "group": Field("int", group, "absmax: values sharing one scale (0 = the whole row)",
+        "group": Field("int", group, "absmax: values sharing one scale (0, or a group at "
+                       "least as long as the row = the whole row)",
                        minimum=0),
         "file": Field("str", None, "file: path of a .npy integer array (relative to the arch "
                       "file)", nullable=True),
@@ -71,7 +72,7 @@ def _draw_grid(rng: np.random.Generator, n: int, bits: int, dist: str, sigma: fl
 def _draw_absmax(rng: np.random.Generator, rows: int, k: int, bits: int, shape: str,
                  group: int) -> np.ndarray:
     z = rng.normal(size=(rows, k)) if shape == "normal" else rng.laplace(size=(rows, k))
-    g = k if group == 0 else group
+    g = k if group == 0 or group >= k else group  # a group never spans rows
     pad = -k % g
     zp = np.pad(z, ((0, 0), (0, pad))).reshape(rows, -1, g)
     qmax = (1 << (bits - 1)) - 1

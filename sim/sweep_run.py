@@ -39,6 +39,7 @@ from sim.errors import SimError, SweepError
 from sim.sweep_spec import Point, SweepSpec, load_sweep
 
 JOURNAL, CSV_FILE, PARQUET_FILE, MANIFEST = "points.jsonl", "results.csv", "results.parquet", "sweep.json"
+REPORTS = "reports"  # full per-point reports (sweep(..., reports=True), --reports)
 #: scalar report fields copied into every result row, in column order
 METRICS = ("cycles", "seconds", "tokens", "tokens_per_second", "energy_joules",
            "joules_per_token", "area_mm2", "average_power_w", "macs", "compute_cycles",
@@ -55,6 +56,7 @@ class Task:
     arch_label: str         # the file it came from, for messages
     workload_config: dict   # resolved workload config (precisions filled)
     workload_name: str
+    full_report: bool = False  # also return the whole report (the --json document)
 
 
 @dataclass
@@ -89,13 +91,16 @@ class SweepResult:
 
 # ---- the entry point ------------------------------------------------------------------------
 def sweep(spec, out: str | Path | None = None, workers: int = 2, scheduler: str | None = None,
-          progress: bool = True, retry_failed: bool = False, overrides=()) -> SweepResult:
+          progress: bool = True, retry_failed: bool = False, overrides=(),
+          reports: bool = False) -> SweepResult:
     """Run a sweep spec (path, mapping or :class:`SweepSpec`) and return its results.
 
     ``out``: directory for the journal and tables (``None`` keeps results in memory only).
     ``workers``: local processes (1 = this process), or LocalCluster workers with
     ``scheduler="local"``; ``scheduler``: ``None`` for the local pool, ``"local"`` or a Dask
     scheduler address. ``retry_failed`` re-runs points the journal holds as failed.
+    ``reports`` also writes each point's full report (the ``simulate --json`` document) to
+    ``out/reports/<key>.json``.
     """
     if not isinstance(workers, int) or workers < 1:
         raise SweepError(f"--workers: expected an integer >= 1, got {workers!r}")
@@ -109,12 +114,16 @@ def sweep(spec, out: str | Path | None = None, workers: int = 2, scheduler: str 
     tasks = {}
     for _, task, _ in resolved:
         if task is not None and task.key not in done:
-            tasks.setdefault(task.key, task)
+            tasks.setdefault(task.key, dataclasses.replace(task, full_report=reports))
     writer = TableWriter(out_dir, spec, resolved, dropped, journal)
     writer.snapshot(final=False)
     started = time.perf_counter()
     try:
         for record in _execute(list(tasks.values()), workers, scheduler, progress, spec.name):
+            text = record.pop("report", None)
+            if text is not None and out_dir is not None:
+                (out_dir / REPORTS).mkdir(parents=True, exist_ok=True)
+                _atomic_write(out_dir / REPORTS / f"{record['key']}.json", text)
             journal.append(record)
             writer.maybe_snapshot()
     finally:
@@ -227,6 +236,8 @@ def run_task(task: Task) -> dict:
         arch = dataclasses.replace(load_arch(task.arch_config), file=task.arch_label)
         report = simulate(arch, _workload(task))
         record.update(status="ok", **report_metrics(report))
+        if task.full_report:
+            record["report"] = json.dumps(report.to_dict(), indent=1) + "\n"
     except SimError as exc:
         record.update(status="error", error="; ".join(exc.problems))
     except Exception as exc:  # a simulator bug: keep the sweep going, keep the traceback

@@ -66,25 +66,108 @@ def read_trace(path: str | Path) -> tuple[dict, list[dict]]:
     if not path.is_file():
         raise WorkloadError(f"--workload {path}: trace file not found")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        lines = [line for line in f if line.strip()]
     try:
-        header = json.loads(lines[0]) if lines else {}
-        records = [json.loads(line) for line in lines[1:]]
-    except json.JSONDecodeError as exc:
-        raise WorkloadError(f"{path}: line {exc.doc and lines.index(exc.doc) + 1}: not JSON "
-                            f"({exc.msg})") from None
-    if header.get("format") != FORMAT:
-        raise WorkloadError(f"{path}: line 1: format: expected {FORMAT!r}, got "
-                            f"{header.get('format')!r}")
-    if header.get("version") != FORMAT_VERSION:
-        raise WorkloadError(f"{path}: line 1: version: {header.get('version')!r}; this simulator "
-                            f"reads version {FORMAT_VERSION}")
-    for i, rec in enumerate(records, start=2):
-        missing = [k for k in ("fn", "layer", "role", "inputs", "outputs") if k not in rec]
-        if missing:
-            raise WorkloadError(f"{path}: line {i}: missing {', '.join(missing)}")
+        with opener(path, "rt", encoding="utf-8") as f:
+            lines = [line for line in f if line.strip()]
+    except (OSError, EOFError, UnicodeDecodeError) as exc:  # a damaged gzip stream, not UTF-8
+        raise WorkloadError(f"{path}: cannot read the trace ({exc.__class__.__name__}); "
+                            f"allowed: JSON lines, optionally gzipped") from None
+    records = []
+    for i, line in enumerate(lines, start=1):
+        try:
+            records.append(json.loads(line))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            reason = getattr(exc, "msg", "nesting too deep")
+            raise WorkloadError(f"{path}: line {i}: not JSON ({reason})") from None
+    header, records = (records[0] if records else {}), records[1:]
+    problems = _header_problems(header, path) or [
+        p for i, rec in enumerate(records, start=2) for p in _record_problems(rec, path, i)]
+    if problems:
+        raise WorkloadError(problems[:10])
     return header, records
+
+
+#: sources an op input may have
+SOURCES = ("weight", "kv_cache", "activation")
+#: most elements one traced tensor may have (products of a few stay exact in int64)
+MAX_ELEMENTS = 2**48
+
+
+def _header_problems(header, path) -> list[str]:
+    """The header's fields, one message each (``FILE: line 1: key: reason``)."""
+    at = f"{path}: line 1"
+    if not isinstance(header, dict):
+        return [f"{at}: expected the header object, got {type(header).__name__}"]
+    if header.get("format") != FORMAT:
+        return [f"{at}: format: expected {FORMAT!r}, got {header.get('format')!r}"]
+    if header.get("version") != FORMAT_VERSION:
+        return [f"{at}: version: {header.get('version')!r}; this simulator reads version "
+                f"{FORMAT_VERSION}"]
+    out = []
+    if not isinstance(header.get("model_type"), str):
+        out.append(f"{at}: model_type: expected a transformers model type such as 'llama', "
+                   f"got {header.get('model_type')!r}")
+    if not isinstance(header.get("config"), dict):
+        out.append(f"{at}: config: expected the model's config object")
+    phase = header.get("phase")
+    if phase not in ("decode", "prefill"):
+        out.append(f"{at}: phase: {phase!r} is not allowed; expected 'decode' or 'prefill'")
+    if not _count(header.get("batch"), 1):
+        out.append(f"{at}: batch: expected an integer >= 1, got {header.get('batch')!r}")
+    key = "context_len" if phase == "decode" else "prompt_len"
+    if phase in ("decode", "prefill") and not _count(header.get(key), phase == "prefill"):
+        out.append(f"{at}: {key}: expected an integer >= {int(phase == 'prefill')}, got "
+                   f"{header.get(key)!r}")
+    if not isinstance(header.get("dtype", "bfloat16"), str):
+        out.append(f"{at}: dtype: expected a torch dtype name such as 'bfloat16', got "
+                   f"{header.get('dtype')!r}")
+    if "name" in header and not isinstance(header["name"], (str, type(None))):
+        out.append(f"{at}: name: expected a string, got {header['name']!r}")
+    return out
+
+
+def _count(x, least: int) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and least <= x <= MAX_ELEMENTS
+
+
+def _shape_ok(shape) -> bool:
+    return (isinstance(shape, list) and len(shape) <= 8 and all(_count(d, 0) for d in shape)
+            and math.prod(shape) <= MAX_ELEMENTS)
+
+
+def _record_problems(rec, path, line: int) -> list[str]:
+    """One op record's structure: fn, layer, role, inputs / outputs with shapes and sources."""
+    at = f"{path}: line {line}"
+    if not isinstance(rec, dict):
+        return [f"{at}: expected an op object, got {type(rec).__name__}"]
+    out = []
+    for key in ("fn", "role"):
+        if not isinstance(rec.get(key), str):
+            out.append(f"{at}: {key}: expected a string, got {rec.get(key)!r}")
+    if not isinstance(rec.get("module", ""), str):
+        out.append(f"{at}: module: expected a string, got {rec.get('module')!r}")
+    layer = rec.get("layer")
+    if not (isinstance(layer, int) and not isinstance(layer, bool) and -1 <= layer < 2**31):
+        out.append(f"{at}: layer: expected an integer >= -1, got {layer!r}")
+    for side in ("inputs", "outputs"):
+        tensors = rec.get(side)
+        if not isinstance(tensors, list) or (side == "outputs" and not tensors):
+            out.append(f"{at}: {side}: expected a list of tensors, got {tensors!r:.60}")
+            continue
+        for j, t in enumerate(tensors):
+            if not isinstance(t, dict) or not _shape_ok(t.get("shape")):
+                out.append(f"{at}: {side}[{j}].shape: expected a list of at most 8 "
+                           f"non-negative integers, got {t!r:.60}")
+            elif side == "inputs" and t.get("source") not in SOURCES:
+                out.append(f"{at}: inputs[{j}].source: {t.get('source')!r} is not allowed; "
+                           f"expected one of {', '.join(SOURCES)}")
+            elif "stored_shape" in t and not _shape_ok(t["stored_shape"]):
+                out.append(f"{at}: {side}[{j}].stored_shape: expected a list of non-negative "
+                           f"integers, got {t['stored_shape']!r:.60}")
+    rows = rec.get("group_rows")
+    if rows is not None and not (isinstance(rows, list) and all(_count(r, 0) for r in rows)):
+        out.append(f"{at}: group_rows: expected a list of non-negative integers, got {rows!r:.60}")
+    return out
 
 
 def trace_digest(path: str | Path) -> str:
@@ -112,7 +195,7 @@ def model_fields(model_type: str, c: dict) -> dict:
                     norm="rmsnorm", vocab=c["vocab_size"],
                     tied_embeddings=c.get("tie_word_embeddings", False), positional="rope",
                     max_positions=c.get("max_position_embeddings", 2048))
-    raise WorkloadError(f"trace model_type {model_type!r}: no model mapping; known: gpt2, opt, "
+    raise WorkloadError(f"model_type: {model_type!r} has no model mapping; known: gpt2, opt, "
                         f"{', '.join(_LLAMA_LIKE)}")
 
 
@@ -146,13 +229,19 @@ def load_trace_workload(spec: str | Path, overrides=(), native_bits: dict | None
     if data["kv_bits"] is None:
         data["kv_bits"] = data["act_bits"]
     cfg = Config(data)
-    fields, problems = validate({"name": raw["model"], "source": f"trace {label}",
-                                 **model_fields(header["model_type"], header["config"])},
+    try:
+        fields = model_fields(header["model_type"], header["config"])
+    except KeyError as exc:
+        raise WorkloadError(f"{label}: line 1: config.{exc.args[0]}: missing; a "
+                            f"{header['model_type']} config needs it") from None
+    except WorkloadError as exc:
+        raise WorkloadError(f"{label}: line 1: {exc}") from None
+    fields, problems = validate({"name": raw["model"], "source": f"trace {label}", **fields},
                                 MODEL_SCHEMA, label)
     if problems:
         raise WorkloadError(problems)
     model = Model(raw["model"], Config(fields))
-    ops = trace_ops(records, cfg)
+    ops = trace_ops(records, cfg, label)
     return Workload(Path(spec).name.split(".")[0], model, cfg, tuple(ops), str(spec),
                     trace_macs(records))
 
@@ -177,21 +266,42 @@ def trace_macs(records: list[dict]) -> int:
     return total
 
 
-def trace_ops(records: list[dict], cfg: Config) -> list:
+def trace_ops(records: list[dict], cfg: Config, label: str = "trace") -> list:
     """Replay: each recorded op as the simulator's op (matmuls as GEMMs, attention as QK^T,
     softmax and PV like the generator, everything else as one vector op)."""
     ops = []
     for i, rec in enumerate(records):
-        name = f"{rec.get('module', '').rsplit('.', 1)[-1] or 'model'}.{rec['fn']}"
-        if rec["fn"] == "scaled_dot_product_attention":
-            ops += _attention(rec, cfg)
-        elif rec["fn"] in ("linear", "addmm", "matmul", "bmm", "mm", "__matmul__", "baddbmm"):
-            ops.append(_gemm(rec, cfg, _linear_name(rec)))
-        elif "group_rows" in rec:
-            ops += _grouped(rec, cfg)
-        else:
-            ops.append(_vector(rec, cfg, name))
+        try:
+            new = _replay(rec, cfg)
+        except (IndexError, KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+            new = [f"{rec['fn']}: its tensors do not have the shapes a {rec['fn']} needs "
+                   f"({exc.__class__.__name__}: {exc})"]
+        bad = [op for op in new if isinstance(op, str) or not _positive_sizes(op)]
+        if bad:
+            raise WorkloadError(f"{label}: line {i + 2}: " + (
+                bad[0] if isinstance(bad[0], str) else
+                f"{rec['fn']}: replays as {bad[0].name} {bad[0].shape} with an empty dimension; "
+                f"allowed: tensors with a non-zero size"))
+        ops += new
     return ops
+
+
+def _replay(rec, cfg: Config) -> list:
+    """The simulator ops of one recorded op."""
+    if rec["fn"] == "scaled_dot_product_attention":
+        return _attention(rec, cfg)
+    if rec["fn"] in ("linear", "addmm", "matmul", "bmm", "mm", "__matmul__", "baddbmm"):
+        return [_gemm(rec, cfg, _linear_name(rec))]
+    if "group_rows" in rec:
+        return _grouped(rec, cfg)
+    name = f"{rec.get('module', '').rsplit('.', 1)[-1] or 'model'}.{rec['fn']}"
+    return [_vector(rec, cfg, name)]
+
+
+def _positive_sizes(op) -> bool:
+    if isinstance(op, Gemm):
+        return min(op.m, op.n, op.k, op.count) >= 1
+    return op.elements >= 1
 
 
 def _linear_name(rec) -> str:

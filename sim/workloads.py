@@ -51,14 +51,20 @@ MODEL_SCHEMA = Section("A decoder-only transformer", {
                          nullable=True, minimum=1, maximum=32),
 })
 
+#: bounds far beyond any served batch or context, so that per-request lists stay in memory
+MAX_BATCH = 2**20
+MAX_TOKENS = 2**24
+
 WORKLOAD_SCHEMA = Section("What to run", {
     "model": Field("str", None, "Model id: a file name in workloads/models/ (without .yaml)"),
     "phase": Field("enum", "decode", "Inference phase", choices=("decode", "prefill")),
-    "batch": Field("int", 1, "Sequences processed together", positive=True),
-    "prompt_len": Field("int", 512, "Prefill: prompt tokens per sequence", positive=True),
+    "batch": Field("int", 1, "Sequences processed together", positive=True,
+                   maximum=MAX_BATCH),
+    "prompt_len": Field("int", 512, "Prefill: prompt tokens per sequence", positive=True,
+                        maximum=MAX_TOKENS),
     "context_len": Field("int", 512,
                          "Decode: tokens already in the KV cache per sequence (the new token "
-                         "attends to context_len + 1 keys)", minimum=0),
+                         "attends to context_len + 1 keys)", minimum=0, maximum=MAX_TOKENS),
     "weight_bits": Field("int", None, "Weight precision; null = the model's, else the arch's native",
                          nullable=True, minimum=1, maximum=32),
     "act_bits": Field("int", None, "Activation precision; null = the arch's native",
@@ -135,12 +141,14 @@ def available_workloads() -> list[str]:
     return named + files
 
 
-def load_model(model_id: str) -> Model:
-    """Read and validate ``workloads/models/<model_id>.yaml``."""
+def load_model(model_id: str, label: str | None = None) -> Model:
+    """Read and validate ``workloads/models/<model_id>.yaml``; ``label`` (the workload's file
+    or name) prefixes the message of an unknown model."""
     path = MODEL_DIR / f"{model_id}.yaml"
-    if not path.is_file():
+    if "/" in model_id or "\\" in model_id or "\0" in model_id or not path.is_file():
         from sim.config.schema import did_you_mean
-        raise WorkloadError(f"workload.model: unknown model {model_id!r}"
+        key = where(label, "model") if label else "workload.model"
+        raise WorkloadError(f"{key}: unknown model {model_id!r}"
                             f"{did_you_mean(model_id, available_models())}; "
                             f"known: {', '.join(available_models())}")
     raw = load_yaml_file(path, error=WorkloadError)
@@ -219,7 +227,7 @@ def resolve_workload_config(raw: dict, label: str, native_bits: dict[str, int] |
     data, problems = validate(raw, WORKLOAD_SCHEMA, label)
     if problems:
         raise WorkloadError(problems)
-    model = load_model(data["model"])
+    model = load_model(data["model"], label)
     native = native_bits or {"weight_bits": 16, "act_bits": 16}
     if data["weight_bits"] is None:
         data["weight_bits"] = model.cfg.weight_bits or native["weight_bits"]
@@ -279,7 +287,9 @@ def closed_form_macs(model: Model, w: Config) -> int:
     nq, nkv, ffn = m.heads // tp, m.n_kv // tp, m.ffn // tp
     weights = m.hidden * m.hd * (2 * nq + 2 * nkv) + m.hidden * ffn * (
         3 if m.ffn_act == "silu_gated" else 2)
-    if w.phase == "decode":
+    if w.phase == "decode" and w.context_dist == "fixed":
+        keys = batch * (w.context_len + 1)
+    elif w.phase == "decode":
         keys = sum(request_kv_lens(w))
     else:
         keys = batch * w.prompt_len

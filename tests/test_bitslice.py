@@ -202,6 +202,7 @@ def test_llama_runs_at_w8a8_and_w4a8(workload):
     assert out[4].cycles < out[8].cycles  # fewer weight bytes and, in prefill, fewer digits
 
 
+@pytest.mark.jit_heavy
 def test_every_shipped_bitslice_config_runs_and_is_deterministic():
     import glob
     for path in sorted(glob.glob("arch_configs/bitslice*.yaml")):

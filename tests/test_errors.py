@@ -83,7 +83,7 @@ def test_unknown_model_in_workload_file(tmp_path, capsys):
     path = write(tmp_path, "model: llama9b\nphase: decode\n", "w.yaml")
     code, err = run(capsys, "--arch", SYSTOLIC, "--workload", path)
     assert code == 2
-    assert "workload.model: unknown model 'llama9b'" in err[0]
+    assert f"{path}: model: unknown model 'llama9b'" in err[0]
 
 
 def test_missing_arguments(capsys):

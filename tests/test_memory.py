@@ -67,7 +67,8 @@ def test_kernel_matches_per_cycle_reference(seed):
 
 
 # ---- periodic steady state == full simulation ----------------------------------------------
-@pytest.mark.parametrize("preset", ["HBM2", "HBM2E", "HBM3", "DDR4-3200", "LPDDR5", "GDDR6"])
+@pytest.mark.parametrize("preset", ["HBM2", "HBM2E", "HBM3"] + [
+    pytest.param(p, marks=pytest.mark.jit_heavy) for p in ("DDR4-3200", "LPDDR5", "GDDR6")])
 @pytest.mark.parametrize("extra", [{}, {"page_policy": "closed"},
                                    {"refresh": "simultaneous", "queue_depth": 8}])
 def test_periodic_steady_state_equals_full_simulation(preset, extra):
@@ -284,6 +285,7 @@ DRAMSIM3_SEQ_B_PER_CYCLE = 46071 * 64 / 100000
 DRAMSIM3_RAND_B_PER_CYCLE = 12301 * 64 / 100000
 
 
+@pytest.mark.jit_heavy
 def test_bandwidth_agrees_with_dramsim3_runs():
     spec = spec_of(preset="HBM2", channels=1, ranks=1, row_bytes=2048)
     seq = run_stream(spec, 200000 * 64)

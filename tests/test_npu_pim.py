@@ -211,6 +211,7 @@ def test_pim_moves_attention_off_the_npu(runs):
     assert 0 < runs["neupims"].extras["npu_utilization"] < 1
 
 
+@pytest.mark.jit_heavy
 def test_sub_batches_overlap_npu_and_pim():
     r = simulate("arch_configs/neupims.yaml", "gpt3_7b_decode",
                  ["workload.batch=256", "workload.tensor_parallel=4",
@@ -224,6 +225,7 @@ def test_sub_batches_overlap_npu_and_pim():
     assert r.cycles < sum(row.cycles for row in r.ops)  # units ran concurrently
 
 
+@pytest.mark.jit_heavy
 def test_results_are_deterministic():
     a = simulate("arch_configs/neupims.yaml", "gpt3_7b_decode", SYSTEM).to_dict()
     b = simulate("arch_configs/neupims.yaml", "gpt3_7b_decode", SYSTEM).to_dict()

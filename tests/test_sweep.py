@@ -189,6 +189,7 @@ def test_run_task_turns_errors_and_crashes_into_records(monkeypatch):
     assert record["error"] == "RuntimeError: kernel fell over" and "crash" in record["traceback"]
 
 
+@pytest.mark.jit_heavy
 def test_readme_sweep_survives_a_kill_and_finishes_each_point_once(tmp_path):
     """The README's 200-point sweep, killed mid-run (whole process group), then restarted."""
     out = tmp_path / "dse"
@@ -216,6 +217,7 @@ def test_readme_sweep_survives_a_kill_and_finishes_each_point_once(tmp_path):
     assert manifest["finished"] and manifest["counts"]["ok"] == 200
 
 
+@pytest.mark.jit_heavy
 def test_local_pool_inline_and_dask_give_identical_results(tmp_path):
     pytest.importorskip("distributed")
     raw = small_spec(grid={"array.rows": [32, 64, 128], "array.cols": [64, 128]})
@@ -232,6 +234,7 @@ def test_local_pool_inline_and_dask_give_identical_results(tmp_path):
     assert list(frame["cycles"]) == [r["cycles"] for r in inline.rows]
 
 
+@pytest.mark.jit_heavy
 def test_readme_sweep_on_a_dask_cluster_matches_the_local_pool(tmp_path):
     """The README's 200 points on a LocalCluster this test starts, reached by its address."""
     distributed = pytest.importorskip("distributed")

@@ -94,10 +94,22 @@ def test_replay_cli_matches_the_api(tmp_path):
     assert report["workload_config"]["weight_bits"] == 8
 
 
+HEADER = ('{"format": "accelsim-trace", "version": 1, "model_type": "gpt2", "config": {}, '
+          '"phase": "decode", "batch": 1, "context_len": 4}\n')
+
+
 @pytest.mark.parametrize("content, message", [
     ('{"format": "other"}\n', "line 1: format: expected 'accelsim-trace'"),
     ('{"format": "accelsim-trace", "version": 9}\n', "line 1: version: 9"),
-    ('{"format": "accelsim-trace", "version": 1}\n{"fn": "add"}\n', "line 2: missing layer"),
+    ('{"format": "accelsim-trace", "version": 1}\n{"fn": "add"}\n', "line 1: model_type: expected"),
+    (HEADER + '{"fn": "add"}\n', "line 2: layer: expected an integer >= -1, got None"),
+    (HEADER + '{"fn": "add", "layer": 0, "role": "x", "inputs": [], "outputs": [{"shape": [2, -1]}]}\n',
+     "line 2: outputs[0].shape: expected a list of at most 8 non-negative integers"),
+    (HEADER + '{"fn": "linear", "layer": 0, "role": "x", "inputs": [{"shape": [2], '
+     '"source": "activation"}], "outputs": [{"shape": [2]}]}\n',
+     "line 2: linear: its tensors do not have the shapes a linear needs (IndexError"),
+    (HEADER + '{"fn": "add", "layer": 0, "role": "x", "inputs": [], "outputs": [{"shape": [0]}]}\n',
+     "line 2: add: replays as model.add add[0] with an empty dimension"),
     ('{"format": "accelsim-trace", "version": 1}\nnot json\n', "not JSON"),
 ])
 def test_bad_traces_name_the_file_and_line(tmp_path, content, message):

@@ -26,9 +26,9 @@ def load_yaml_file(path: str | Path, error=ConfigError) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
+        line = f" line {mark.line + 1}:" if mark is not None else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise error(f"{path}:{line}: invalid YAML: {reason}") from None
+        raise error(f"{path}:{line} invalid YAML: {reason}") from None
     except RecursionError:
         raise error(f"{path}: invalid YAML: nesting too deep") from None
 

@@ -15,6 +15,11 @@ from sim.config.fields import Field, Section
 from sim.errors import where
 from sim.units import UNITS, UnitError, parse_quantity
 
+#: magnitude limit of every numeric field in canonical units (2^53 ~ 9e15: integers stay exact in
+#: float64 and products of a few stay inside int64 for the Numba kernels); fields may set tighter
+#: bounds of their own
+LIMIT = float(2**53)
+
 
 def did_you_mean(name: str, options) -> str:
     """`` (did you mean 'rows'?)`` when a close match exists, else an empty string."""
@@ -38,7 +43,9 @@ def validate(raw: Any, schema: Section, file: str | None, prefix: str = "",
         raw = {}
     for key in raw:
         if not isinstance(key, str) or key not in schema.fields:
-            path = f"{prefix}.{key}" if prefix else str(key)
+            shown = key if isinstance(key, str) and key.isprintable() and key.strip() == key \
+                else repr(key)  # a key with a newline or control characters stays one line
+            path = f"{prefix}.{shown}" if prefix else str(shown)
             problems.append(f"{where(file, path)}: unknown key{did_you_mean(key, schema.fields)}; "
                             f"allowed here: {', '.join(schema.fields)}")
     for name, item in schema.fields.items():
@@ -93,6 +100,9 @@ def coerce(value: Any, spec: Field, file: str | None, path: str, problems: list[
             return bad(str(exc))
     else:  # pragma: no cover - guarded by Field.__post_init__
         raise TypeError(kind)
+    if abs(number) > LIMIT:
+        return bad(f"{_show(value)} is beyond any design this simulator models; "
+                   f"expected {spec.allowed()} of magnitude <= {LIMIT:.0e}")
     if spec.positive and not number > 0:
         return bad(f"must be > 0, got {_show(value)}")
     if spec.minimum is not None and number < spec.minimum:

@@ -312,10 +312,10 @@ class LutTc(Family):
         load_total = op.b_bytes + (0 if a_res else a_bytes)
         store_total = 0 if c_res else op.c_bytes
         waves = len(comp)
-        share = in_wave / blocks  # operands stream once per op, in proportion to the blocks
+        # operands stream once per op, in proportion to the blocks of each wave
         counts, load_g, comp_g, store_g = coalesce(np.ones(waves, dtype=np.int64),
-                                                   np.round(load_total * share), comp,
-                                                   np.round(store_total * share))
+                                                   apportion(load_total, in_wave), comp,
+                                                   apportion(store_total, in_wave))
         k_split = -(-op.k // split)
         ops = K.unit_ops(op.m, op.n, k_split, bm, bn, bk, tm, tn, tk) * op.count * split
         busy = ops * p.passes
@@ -386,6 +386,13 @@ class LutTc(Family):
             out["mac_units"] = [ctx.mac.source]
         return out
 
+
+
+def apportion(total: int, weights: np.ndarray) -> np.ndarray:
+    """``total`` bytes split in proportion to ``weights``, in whole bytes that sum to it
+    exactly (cumulative rounding, so no byte is lost or invented)."""
+    edges = np.round(total * np.cumsum(weights) / weights.sum()).astype(np.int64)
+    return np.diff(np.r_[0, edges])
 
 
 def best_tiling(op: Gemm, p: Path, clusters: int, vlanes: int, port: int):

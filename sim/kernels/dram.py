@@ -144,6 +144,10 @@ def run_controller(tm, geo, closed_page, qcap, refresh, explicit, n,
 
     t = 0
     last = 0
+    # a column command must issue within this many cycles of the previous one while requests
+    # wait: timings that let refresh close every row before its access would otherwise livelock
+    patience = 64 * (tm[TREFI] + tm[TRFC]) + (1 << 20)
+    last_col = 0
     while True:
         # ---- admit arrivals --------------------------------------------------------------
         while qn < qcap and nxt < n and (not explicit or e_arr[nxt] <= t):
@@ -219,6 +223,7 @@ def run_controller(tm, geo, closed_page, qcap, refresh, explicit, n,
                                 stats[s_] += reps * (stats[s_] - snap_stats[match, s_])
                         last += shift_t  # stream completions are monotone in issue time
                         t += shift_t
+                        last_col += shift_t
                         for b in range(nb):
                             if open_row[b] >= 0:
                                 open_row[b] += shift_rows
@@ -323,10 +328,12 @@ def run_controller(tm, geo, closed_page, qcap, refresh, explicit, n,
                     next_pre[b] = max(next_pre[b], t + wr_to_pre)
                     done = t + tm[CWL] + tm[TBL]
                     stats[ST_WR] += 1
+                    last_col = t
                 else:
                     next_pre[b] = max(next_pre[b], t + tm[TRTP])
                     done = t + tm[CL] + tm[TBL]
                     stats[ST_RD] += 1
+                    last_col = t
                 if qact[q] == 0:
                     stats[ST_HITS] += 1
                 if closed_page:
@@ -409,6 +416,9 @@ def run_controller(tm, geo, closed_page, qcap, refresh, explicit, n,
         if issued:
             stats[ST_END] = t
             t += 1
+            if qn > 0 and t - last_col > patience:
+                stats[ST_END] = -2  # livelock: commands issue but no access completes
+                break
             continue
         if explicit and qn < qcap and nxt < n:
             cand = min(cand, e_arr[nxt])

@@ -69,8 +69,10 @@ def preset_names() -> tuple[str, ...]:
     return tuple(load_presets())
 
 
-def _nullable_int(desc: str) -> Field:
-    return Field("int", None, desc, nullable=True, positive=True)
+def _nullable_int(desc: str, maximum: int) -> Field:
+    """An organisation override; ``maximum`` bounds it well beyond any real part (the bank
+    state machines are arrays of this size)."""
+    return Field("int", None, desc, nullable=True, positive=True, maximum=maximum)
 
 
 DRAM = Section("Off-chip DRAM: a preset standard, optional overrides, controller policy", {
@@ -79,13 +81,13 @@ DRAM = Section("Off-chip DRAM: a preset standard, optional overrides, controller
                    choices=("cycle", "ideal")),
     "preset": Field("enum", "HBM2", "DRAM standard (organisation, timings, currents; see "
                     "docs/memory.md)", choices=preset_names()),
-    "channels": _nullable_int("Channels; null = the preset's"),
-    "pseudo_channels": _nullable_int("Pseudo channels per channel; null = the preset's"),
-    "ranks": _nullable_int("Ranks (HBM stack IDs) per controller; null = the preset's"),
-    "bankgroups": _nullable_int("Bank groups per rank; null = the preset's"),
-    "banks_per_group": _nullable_int("Banks per bank group; null = the preset's"),
-    "rows": _nullable_int("Rows per bank; null = the preset's"),
-    "row_bytes": _nullable_int("Row (page) size per controller in bytes; null = the preset's"),
+    "channels": _nullable_int("Channels; null = the preset's", 1024),
+    "pseudo_channels": _nullable_int("Pseudo channels per channel; null = the preset's", 16),
+    "ranks": _nullable_int("Ranks (HBM stack IDs) per controller; null = the preset's", 64),
+    "bankgroups": _nullable_int("Bank groups per rank; null = the preset's", 64),
+    "banks_per_group": _nullable_int("Banks per bank group; null = the preset's", 64),
+    "rows": _nullable_int("Rows per bank; null = the preset's", 2**24),
+    "row_bytes": _nullable_int("Row (page) size per controller in bytes; null = the preset's", 2**16),
     "address_mapping": Field("str", None, "Address bit order, most significant first, from the "
                              "tokens ro ra bg ba ch pc co (e.g. rorabgbachco); the access offset "
                              "sits below; null = the preset's", nullable=True),
@@ -101,7 +103,7 @@ DRAM = Section("Off-chip DRAM: a preset standard, optional overrides, controller
                      choices=("staggered", "simultaneous", "off")),
     "timing": Section("Single-timing overrides in DRAM clock cycles (null = the preset's)",
                       {name: Field("int", None, TIMING_DOC[name], unit="cycles", nullable=True,
-                                   minimum=0) for name in TIMING_NAMES}),
+                                   minimum=0, maximum=2**16) for name in TIMING_NAMES}),
     "controller_latency": Field("time", 0.0, "Controller + on-chip network latency added to "
                                 "every DRAM access", minimum=0),
     "io_energy_per_bit": Field("energy", None, "Interface energy per data bit; null = the "
@@ -307,6 +309,14 @@ def _timing_problems(spec: DramSpec, cfg: Config, file) -> list[str]:
         if t[name] < 1:
             out.append(f"{where(file, 'dram.timing.' + name)}: {t[name]} must be >= 1 cycle")
     overridden = {n for n in TIMING_NAMES if cfg.timing[n] is not None}
+    access = (t["tRP"] + max(t["tRCD"], t["tRCDWR"]) + max(t["CL"], t["CWL"]) + t["tBL"]
+              + t["tWR"] + t["tRAS"] + t["tFAW"])
+    if overridden and t["tREFI"] - t["tRFC"] <= access:
+        out.append(f"{where(file, 'dram.timing.tREFI')}: the {t['tREFI'] - t['tRFC']} cycles "
+                   f"between refreshes (tREFI - tRFC) after overrides cannot hold one row cycle "
+                   f"and access (tRP + max(tRCD, tRCDWR) + max(CL, CWL) + tBL + tWR + tRAS + "
+                   f"tFAW = {access}); every access would be cut by a refresh; allowed: "
+                   f"tREFI - tRFC > {access}")
     for left, right, why in TIMING_RULES:
         need = sum(t[r] for r in right)
         if t[left] < need and (overridden & {left, *right}):

@@ -100,6 +100,9 @@ def _run(spec: DramSpec, n: int, write: bool, detect: bool, explicit=None,
                            spec.queue_depth, spec.refresh_code, explicit is not None, n,
                            bank, row, wr, arr, sh, wd, int(write), detect,
                            MAX_SNAPSHOTS, complete)
+    if stats[ST_END] == -2:
+        raise RuntimeError(f"DRAM controller livelocked (spec {spec.preset}, timings "
+                           f"{dict(spec.timing)}); please report")
     if stats[ST_END] < 0:
         raise RuntimeError(f"DRAM controller stalled (spec {spec.preset}); please report")
     return stats
