@@ -196,30 +196,32 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= REL_TOL * max(abs(a), abs(b), 1e-30)
 
 
+def _breakdown_problems(what: str, parts: dict, total: float, unit: str) -> list[str]:
+    """Components of ``what`` that are negative (or NaN), or that do not add up to ``total``."""
+    out = []
+    neg = {k: v for k, v in parts.items() if not v >= 0}
+    if neg:
+        out.append(f"{what} has negative components {neg}")
+    if not _close(sum(parts.values()), total):
+        out.append(f"{what} components sum to {sum(parts.values())!r} {unit}, not its "
+                   f"{total!r} {unit}")
+    return out
+
+
 def _check_energy_area(report) -> list[str]:
     out = []
     for r in report.ops:
-        neg = {k: v for k, v in r.energy_breakdown.items() if not v >= 0}
-        if neg:
-            out.append(f"energy: op {r.name} (layer {r.layer}) has negative components {neg}")
-        if not _close(sum(r.energy_breakdown.values()), r.energy_joules):
-            out.append(f"energy: op {r.name} (layer {r.layer}) components sum to "
-                       f"{sum(r.energy_breakdown.values())!r} J, not its {r.energy_joules!r} J")
+        out += _breakdown_problems(f"energy: op {r.name} (layer {r.layer})",
+                                   r.energy_breakdown, r.energy_joules, "J")
     if not _close(sum(r.energy_joules for r in report.ops), report.energy_joules):
         out.append("energy: the ops do not sum to the total")
-    neg = {k: v for k, v in report.energy_breakdown.items() if not v >= 0}
-    if neg:
-        out.append(f"energy: negative components {neg}")
-    if not _close(sum(report.energy_breakdown.values()), report.energy_joules):
-        out.append(f"energy: components sum to {sum(report.energy_breakdown.values())!r} J, "
-                   f"the total is {report.energy_joules!r} J")
-    mm2 = {k: v["mm2"] for k, v in report.area_breakdown.items()}
-    neg = {k: v for k, v in mm2.items() if not v >= 0}
-    if neg:
-        out.append(f"area: negative components {neg}")
-    if not _close(sum(mm2.values()), report.area_mm2) or not report.area_mm2 > 0:
-        out.append(f"area: components sum to {sum(mm2.values())!r} mm2, the total is "
-                   f"{report.area_mm2!r} mm2")
+    out += _breakdown_problems("energy: the total", report.energy_breakdown,
+                               report.energy_joules, "J")
+    out += _breakdown_problems("area: the total", {k: v["mm2"] for k, v in
+                                                   report.area_breakdown.items()},
+                               report.area_mm2, "mm2")
+    if not report.area_mm2 > 0:
+        out.append(f"area: the total is {report.area_mm2!r} mm2")
     return out
 
 

@@ -1,5 +1,4 @@
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -27,13 +26,6 @@ def pytest_runtest_call(item):
     if not _TEST_TIMEOUT:
         yield
         return
-
-    def fire(signum, frame):
-        raise TimeoutError(f"{item.nodeid} ran longer than {_TEST_TIMEOUT} s")
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(_TEST_TIMEOUT)
-    try:
+    from fuzzing import time_limit
+    with time_limit(_TEST_TIMEOUT, item.nodeid):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)

@@ -45,14 +45,15 @@ SMALL_WORKLOADS = (("gpt2_decode", ("workload.context_len=48",)),
 OUTCOMES: collections.Counter = collections.Counter()
 
 
-class Hang(Exception):
-    """A case ran past :data:`CASE_SECONDS`."""
+class Hang(TimeoutError):
+    """A case (or a test) ran past its time limit."""
 
 
 @contextmanager
-def time_limit(seconds: int = CASE_SECONDS):
+def time_limit(seconds: int = CASE_SECONDS, what: str = "case"):
+    """Raise :class:`Hang` in the main thread after ``seconds`` (SIGALRM)."""
     def fire(signum, frame):
-        raise Hang(f"case ran longer than {seconds} s")
+        raise Hang(f"{what} ran longer than {seconds} s")
     old = signal.signal(signal.SIGALRM, fire)
     signal.alarm(seconds)
     try:

@@ -16,12 +16,12 @@ from conftest import ROOT
 FLOOR = 85.0
 #: a test slower than this with the JIT off is a hang (the heavy ones are marked jit_heavy)
 PER_TEST_S = 120
-#: the suites of small cases (goldens, notebooks and sweeps of hundreds of points are left to
-#: the JIT-on run; the fuzz tests run a tenth of their cases)
+#: the suites of small cases (the goldens themselves, notebooks and sweeps of hundreds of
+#: points are left to the JIT-on run; the fuzz tests run a tenth of their cases)
 SMALL = ["test_kernels.py", "test_config.py", "test_errors.py", "test_invariants.py",
          "test_memory.py", "test_simulate.py", "test_workloads.py", "test_traces.py",
          "test_wafer_mesh.py", "test_lut_tc.py", "test_gpu.py", "test_npu_pim.py",
-         "test_bitslice.py", "test_docs.py", "test_fuzz.py"]
+         "test_bitslice.py", "test_docs.py", "test_sweep.py", "test_golden.py", "test_fuzz.py"]
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ HOW = ("if the change is intended, run `python -m sim.golden --update` and add a
        "CHANGELOG.md saying why, with the digest it prints")
 
 
+@pytest.mark.jit_heavy
 @pytest.mark.parametrize("case", CASES, ids=lambda c: golden.case_file(*c).stem)
 def test_golden(case):
     path = golden.case_file(*case)
