@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT
 
 #: the total must not fall below this (percent of sim/ statements)
-FLOOR = 85.0
+FLOOR = 90.0
 #: a test slower than this with the JIT off is a hang (the heavy ones are marked jit_heavy)
 PER_TEST_S = 120
 #: the suites of small cases (the goldens themselves, notebooks and sweeps of hundreds of
