@@ -15,7 +15,7 @@ the simulator (a family's lowering, mapper or timing), never a property of the i
 * **energy and area**: components are finite and non-negative and add up to the totals;
   every number in the report is finite.
 
-The check is a few passes over the ops (well under 1 % of a run). A violation raises
+The check is a few passes over the ops (about 2 ms on LLaMA-7B decode). A violation raises
 :class:`InvariantError`, which names the op (or layer) and the quantities that disagree.
 """
 
