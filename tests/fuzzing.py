@@ -32,8 +32,9 @@ FILES_BY_KIND: dict[str, list[str]] = {}
 for _name in ARCH_FILES:
     FILES_BY_KIND.setdefault(yaml.safe_load((ARCH_DIR / _name).read_text()).get("kind")
                              or "", []).append(_name)
-#: a case that runs longer than this is a hang
-CASE_SECONDS = 30
+#: a case that runs longer than this is a hang (ten times longer with the JIT off, where the
+#: kernels run as Python: the JIT-off coverage run)
+CASE_SECONDS = 300 if os.environ.get("NUMBA_DISABLE_JIT") == "1" else 30
 #: problems that concern a whole file and so name no key
 WHOLE_FILE = ("invalid YAML", "expected a mapping", "cannot read", "file not found")
 #: small workloads the mutated archs run (seconds each at most); MHA so npu_pim's PIM takes them
