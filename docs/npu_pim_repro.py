@@ -11,6 +11,7 @@ values are from the text (figure bars are not available as numbers; pim.md 2.11)
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ SYSTEMS = {
     "+greedy": ("npu_pim_naive", ["pim.mode=dual", "schedule.channel_assignment=greedy"]),
     "neupims": ("neupims", []),
 }
+REFERENCE = Path(__file__).resolve().parent.parent / "sim" / "data" / "measured" / "neupims_simulator.json"
 PAPER = {"neupims/naive": 1.6, "neupims/npu_only": 2.4, "naive/npu_only": 1.5,
          "+dual_rb/naive (7B ShareGPT)": 1.697}
 
@@ -45,10 +47,47 @@ def run(system, model, batch, dist):
                                               f"workload.context_dist={dist}"])
 
 
+def reference_points() -> list[dict]:
+    """NeuPIMs' own simulator, built and run here (``sim/data/measured/neupims_simulator.json``)."""
+    with open(REFERENCE, encoding="utf-8") as f:
+        return json.load(f)["points"]
+
+
+def compare_with_reference(points=None) -> list[dict]:
+    """Per recorded point and system: cycles per decoder layer (one decode iteration / layers)
+    of NeuPIMs' simulator and of ours on the same model, batch and length distribution."""
+    rows = []
+    for p in points or reference_points():
+        for system, ref in p["systems"].items():
+            ours = run(system, p["model"], p["batch"], p["dist"])
+            rows.append({"point": p["name"], "system": system,
+                         "reference": ref["iteration_cycles"] / p["layers"],
+                         "ours": ours.cycles / p["layers"]})
+    return rows
+
+
+def print_reference_comparison() -> None:
+    rows = compare_with_reference()
+    print("NeuPIMs' simulator (casys-kaist/NeuPIMs, run here) vs ours: kilocycles per decoder layer,"
+          " and each system's speed-up over naive NPU+PIM")
+    print(f"{'point':<32}{'system':<10}{'reference':>10}{'ours':>9}{'ref. x':>8}{'ours x':>8}")
+    for r in rows:
+        base = {q["system"]: q for q in rows if q["point"] == r["point"]}.get("naive")
+        rx = f"{base['reference'] / r['reference']:.2f}" if base else "-"
+        ox = f"{base['ours'] / r['ours']:.2f}" if base else "-"
+        print(f"{r['point']:<32}{r['system']:<10}{r['reference'] / 1e3:>10.0f}{r['ours'] / 1e3:>9.0f}"
+              f"{rx:>8}{ox:>8}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="GPT3-7B and 30B, batches 64/256/512")
+    ap.add_argument("--reference", action="store_true",
+                    help="only the comparison with NeuPIMs' own simulator (GPT3-7B points)")
     args = ap.parse_args(argv)
+    if args.reference:
+        print_reference_comparison()
+        return 0
     models = ["gpt3_7b", "gpt3_30b"] if args.quick else list(MODELS)
     batches = [64, 256, 512] if args.quick else [64, 128, 256, 384, 512]
     t0 = time.time()
@@ -83,6 +122,8 @@ def main(argv=None) -> int:
     if inter:
         print(f"dual row buffers, measured: reads beside PIM get {100 * inter['read_share']:.0f}% "
               f"of the channel; PIM slowed x{inter['pim_slowdown']:.2f}")
+    print()
+    print_reference_comparison()
     print(f"\n({time.time() - t0:.0f} s)")
     return 0
 
