@@ -186,6 +186,9 @@ class PimAttention:
     ``kv_lens`` are the keys each request attends to; ``heads`` query heads of ``d_k`` (one KV
     head each); ``softmax`` is the element-wise op the NPU's vector unit runs between the two
     GEMVs. The KV cache stays in DRAM: it is read by the banks' MAC units, not over the bus.
+    ``channel_sizes``, when given, pins the requests to channels: ``kv_lens`` is ordered channel
+    by channel and channel c holds the next ``channel_sizes[c]`` requests (a sub-batch keeps the
+    channels its KV cache was placed on).
     """
 
     name: str
@@ -196,6 +199,7 @@ class PimAttention:
     d_k: int
     kv_bits: int = 16
     softmax: Elementwise | None = None
+    channel_sizes: tuple[int, ...] = ()
 
     kind = "pim_gemv"
     param_elems = 0

@@ -210,8 +210,9 @@ class NpuPim(Family):
             tag = f".sb{sb + 1}" if len(groups) > 1 else ""
             frac = len(members) / batch
             lens = tuple(kv_lens[i] for i in members)
+            sizes = tuple(len(reqs) for reqs in parts[sb]) if ctx.mode != "none" else ()
             chains.append([new for op in fused
-                           for new in self._lower_op(ctx, op, tag, frac, lens)])
+                           for new in self._lower_op(ctx, op, tag, frac, lens, sizes)])
         out, ctx.deps = _schedule(chains, ctx.cfg.sram.filter // len(chains),
                                   ctx.cfg.schedule.prefetch, ctx.cfg.schedule.weight_restream)
         return tuple(out)
@@ -223,11 +224,13 @@ class NpuPim(Family):
         att = next(op for op in ops if isinstance(op, Gemm) and op.b_source == "kv")
         return _layout(ctx, att.k, att.count if att.kv_lens else att.count // ctx.batch)
 
-    def _lower_op(self, ctx: Ctx, op, tag: str, frac: float, lens: tuple) -> list:
-        """One op of one sub-batch: scaled to the sub-batch, its DRAM reads split off."""
+    def _lower_op(self, ctx: Ctx, op, tag: str, frac: float, lens: tuple,
+                  sizes: tuple = ()) -> list:
+        """One op of one sub-batch: scaled to the sub-batch, its DRAM reads split off; PIM
+        attention keeps the channels (``sizes`` requests each) its KV cache was placed on."""
         name = op.name + tag
         if isinstance(op, PimAttention):
-            return [replace(op, name=name, kv_lens=lens,
+            return [replace(op, name=name, kv_lens=lens, channel_sizes=sizes,
                             softmax=_scale_vec(op.softmax, frac, op.softmax.name + tag))]
         if isinstance(op, Elementwise):
             return [_scale_vec(op, frac, name)]
@@ -347,19 +350,16 @@ class NpuPim(Family):
 
     def pim_run(self, ctx: Ctx, op: PimAttention, n_normal: int = 0) -> dict:
         """Run every channel's program for this op's requests (cached by lengths)."""
-        key = (op.kv_lens, op.heads, op.d_k, n_normal)
+        key = (op.kv_lens, op.channel_sizes, op.heads, op.d_k, n_normal)
         hit = ctx.pim_cache.get(key)
         if hit is not None:
             return hit
         lay = _layout(ctx, op.d_k, op.heads)
         spec = ctx.channel.spec
-        per_channel = assign_channels(op.kv_lens, spec.controllers,
-                                      ctx.cfg.schedule.channel_assignment, lay)
         dual = ctx.mode == "dual"
         ends, normal_ends, beside = [], [], []
         total = {}
-        for reqs in per_channel:
-            lens = [op.kv_lens[i] for i in reqs]
+        for lens in _channel_lens(op, spec.controllers, ctx.cfg.schedule.channel_assignment, lay):
             prog = channel_program(lay, lens, [self.softmax_cycles(ctx, lay, n) for n in lens],
                                    dual)
             r = run_program(ctx.tm, ctx.geo, dual, prog, n_normal=n_normal,
@@ -371,7 +371,7 @@ class NpuPim(Family):
             for k, v in r.commands.items():
                 total[k] = total.get(k, 0) + v
         out = {"cycles": max(ends), "mean": float(np.mean(ends)), "commands": total,
-               "channels": len(per_channel), "ends": ends, "beside": beside,
+               "channels": len(ends), "ends": ends, "beside": beside,
                "normal_ends": normal_ends}
         ctx.pim_cache[key] = out
         return out
@@ -487,6 +487,15 @@ def _batch_of(ops) -> int:
     """Requests in a decode graph (one token each) when no workload config told the batch."""
     first = next(op for op in ops if isinstance(op, Gemm) and op.b_source == "weight")
     return first.m
+
+
+def _channel_lens(op: PimAttention, channels: int, policy: str, lay: Layout) -> list[list[int]]:
+    """The KV lengths on each channel: pinned by ``op.channel_sizes``, else assigned now."""
+    if op.channel_sizes:
+        ends = np.cumsum((0,) + op.channel_sizes)
+        return [list(op.kv_lens[a:b]) for a, b in zip(ends[:-1], ends[1:])]
+    return [[op.kv_lens[i] for i in reqs]
+            for reqs in assign_channels(op.kv_lens, channels, policy, lay)]
 
 
 def _kv_lens(ops, batch: int) -> tuple[int, ...]:
