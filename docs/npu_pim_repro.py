@@ -32,7 +32,8 @@ SYSTEMS = {
     "+greedy": ("npu_pim_naive", ["pim.mode=dual", "schedule.channel_assignment=greedy"]),
     "neupims": ("neupims", []),
 }
-REFERENCE = Path(__file__).resolve().parent.parent / "sim" / "data" / "measured" / "neupims_simulator.json"
+REFERENCE = (Path(__file__).resolve().parent.parent / "sim" / "data" / "measured"
+             / "neupims_simulator.json")
 PAPER = {"neupims/naive": 1.6, "neupims/npu_only": 2.4, "naive/npu_only": 1.5,
          "+dual_rb/naive (7B ShareGPT)": 1.697}
 
