@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,9 @@ PAPER = {"neupims/naive": 1.6, "neupims/npu_only": 2.4, "naive/npu_only": 1.5,
          "+dual_rb/naive (7B ShareGPT)": 1.697}
 
 
+@lru_cache(maxsize=None)
 def run(system, model, batch, dist):
+    """One decode iteration of ``model`` on ``system`` (cached: points recur across tables)."""
     arch_file, over = SYSTEMS[system]
     tp, pp = MODELS[model]
     arch = load_arch(ROOT / f"{arch_file}.yaml", over)
@@ -72,8 +75,9 @@ def print_reference_comparison() -> None:
     print("NeuPIMs' simulator (casys-kaist/NeuPIMs, run here) vs ours: kilocycles per decoder layer,"
           " and each system's speed-up over naive NPU+PIM")
     print(f"{'point':<32}{'system':<10}{'reference':>10}{'ours':>9}{'ref. x':>8}{'ours x':>8}")
+    naive = {r["point"]: r for r in rows if r["system"] == "naive"}
     for r in rows:
-        base = {q["system"]: q for q in rows if q["point"] == r["point"]}.get("naive")
+        base = naive.get(r["point"])
         rx = f"{base['reference'] / r['reference']:.2f}" if base else "-"
         ox = f"{base['ours'] / r['ours']:.2f}" if base else "-"
         print(f"{r['point']:<32}{r['system']:<10}{r['reference'] / 1e3:>10.0f}{r['ours'] / 1e3:>9.0f}"
