@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.memory.spec import resolve_spec
+from sim.config.safe_input import exists, is_file
+from sim.memory.spec import rebase_preset, resolve_spec
 from sim.config import (Config, apply_overrides, load_yaml_file, override_pairs,
                         parse_override, validate)
-from sim.config.loader import resolve_extends
+from sim.config.loader import deep_merge, resolve_extends
 from sim.errors import ConfigError
 from sim.family import Family, get_family
 
@@ -38,11 +39,21 @@ class Arch:
         return {"kind": self.kind, **self.cfg.to_dict()}
 
 
-def split_overrides(items: list[str] | None) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
-    """Split ``--set`` strings into arch and workload overrides (``workload.`` prefix)."""
+def split_overrides(items: list[str] | None, refuse_repeats: bool = False
+                    ) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """Split ``--set`` strings into arch and workload overrides (``workload.`` prefix).
+
+    With ``refuse_repeats`` a key given twice (``--set array.rows=64 --set array.rows=32``)
+    is an error rather than the last one silently winning."""
     arch, work = [], []
+    seen: dict[str, str] = {}
     for text in items or []:
         key, value = parse_override(text)
+        canonical = key[len("arch."):] if key.startswith("arch.") else key
+        if refuse_repeats and canonical in seen:
+            raise ConfigError(f"--set {canonical}: given twice ({seen[canonical]!r} and "
+                              f"{text!r}); allowed: each key once")
+        seen[canonical] = text
         if key.startswith("workload."):
             work.append((key[len("workload."):], value))
         elif key.startswith("arch."):
@@ -55,15 +66,23 @@ def split_overrides(items: list[str] | None) -> tuple[list[tuple[str, Any]], lis
 def find_arch_file(source: str | Path) -> str | Path:
     """A path as given, or a bundled config by bare name (``"systolic"`` -> arch_configs/systolic.yaml)."""
     text = str(source)
-    if Path(text).exists() or "/" in text or "\\" in text:
+    if exists(text) or "/" in text or "\\" in text:
         return source
     bundled = ARCH_DIR / (text if text.endswith((".yaml", ".yml")) else f"{text}.yaml")
-    if not bundled.is_file():
+    if not is_file(bundled):
         return source
     try:
         return bundled.relative_to(Path.cwd())
     except ValueError:
         return bundled
+
+
+def _merge_configs(parent: dict, child: dict) -> dict:
+    """``extends:`` for arch configs: the child over the parent, except that a child naming
+    another ``dram.preset`` does not inherit the parent's preset-specific DRAM keys."""
+    if not isinstance(parent, dict) or not isinstance(child, dict):
+        return deep_merge(parent, child)
+    return deep_merge(rebase_preset(parent, child), child)
 
 
 def load_arch(source: str | Path | dict, overrides: list[str] | list[tuple[str, Any]] = ()) -> Arch:
@@ -85,7 +104,10 @@ def load_arch(source: str | Path | dict, overrides: list[str] | list[tuple[str, 
     if not isinstance(raw, dict):
         raise ConfigError(f"{file or '<config>'}: expected a mapping with kind: ... at the top "
                           f"level, got {type(raw).__name__}")
-    raw = resolve_extends(raw, base, [ARCH_DIR, ARCH_DIR / "presets"])
+    raw = resolve_extends(raw, base, [ARCH_DIR, ARCH_DIR / "presets"], merge=_merge_configs)
+    preset = [v for k, v in pairs if k == "dram.preset"]
+    if preset:  # a --set of another preset starts from that preset's organisation too
+        raw = rebase_preset(raw, {"dram": {"preset": preset[-1]}})
     raw = apply_overrides(raw, pairs)
     if "kind" not in raw:
         raise ConfigError(f"{file or '<config>'}: kind: missing; it selects the accelerator family")

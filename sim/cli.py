@@ -18,6 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.config.safe_input import show_path
 from sim.errors import SimError
 from sim.invariants import InvariantError
 
@@ -25,10 +26,21 @@ EXIT_INVARIANT = 3  # a report broke an invariant: a simulator bug (sim/invarian
 EXIT_USER_ERROR = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (``error: simulate: ...``, exit 2) instead of the usage
+    block followed by the message."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="simulate",
-        description="Cycle-level simulation of an LLM workload on an accelerator design.")
+        description="Cycle-level simulation of an LLM workload on an accelerator design.",
+        epilog="subcommands: 'simulate sweep SPEC' runs a sweep spec (simulate sweep --help); "
+               "'simulate trace-extract' records a transformers model's ops "
+               "(simulate trace-extract --help)")
     p.add_argument("--arch", help="architecture YAML (kind: picks the family)")
     p.add_argument("--workload", help="named workload (e.g. llama7b_decode) or a workload YAML")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -38,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="DIR", help="write PNG plots into DIR")
     p.add_argument("--trace-events", metavar="FILE",
                    help="write a Chrome/Perfetto trace of unit occupancy")
-    p.add_argument("--top", type=int, default=10, help="ops to list in the summary (default 10)")
+    p.add_argument("--top", type=_count_arg, default=10,
+                   help="ops to list in the summary (default 10; 0 lists none)")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     p.add_argument("--no-check", action="store_true",
                    help="skip the invariant check of the report (MACs, bytes, bounds, sums; "
@@ -49,14 +62,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _count_arg(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _positive_arg(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = _count_arg(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
 def build_sweep_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="simulate sweep",
         description="Run a sweep spec (YAML) over arch/workload overrides; results stream to "
                     "OUT/points.jsonl and OUT/results.csv (+ .parquet); rerun to resume.")
     p.add_argument("spec", help="sweep spec YAML (see docs/sweeps.md)")
     p.add_argument("--out", help="results directory (default: sweeps/<spec name>)")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2; 1 runs inline)")
+    p.add_argument("--workers", type=_positive_arg, default=2,
+                   help="worker processes (default 2; 1 runs inline)")
     p.add_argument("--scheduler", metavar="ADDR",
                    help="run on dask.distributed: 'local' starts a LocalCluster of --workers "
                         "processes, or a scheduler address such as tcp://host:8786")
@@ -74,7 +107,7 @@ def build_sweep_parser() -> argparse.ArgumentParser:
 
 
 def build_trace_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="simulate trace-extract",
         description="Record the ops of a Hugging Face transformers model (built from a config, "
                     "no weights downloaded) into a trace replayable with --workload FILE.jsonl")
@@ -108,6 +141,17 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:  # the reader (e.g. `| head`) stopped reading: not an error
+        _silence_stdout()
+        return 0
+    except OSError as exc:  # a path or disk problem the checks above did not name
+        where = f"{show_path(exc.filename)}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError:
+        print("error: out of memory; allowed: smaller sizes (see docs/hardening.md for the "
+              "work limits)", file=sys.stderr)
+        return EXIT_USER_ERROR
     except InvariantError as exc:  # a simulator bug, not a user mistake
         print(str(exc), file=sys.stderr)
         print("please report it with the command line and the input hash", file=sys.stderr)
@@ -115,6 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's exit flush does not fail on the closed pipe."""
+    import os
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _run(args, parser) -> int:
@@ -135,9 +188,11 @@ def _run(args, parser) -> int:
                        "e.g. simulate --arch arch_configs/systolic.yaml --workload llama7b_decode")
     from sim.arch import load_arch, split_overrides
     from sim.simulate import load_workload, simulate
-    arch_over, work_over = split_overrides(args.overrides)
+    arch_over, work_over = split_overrides(args.overrides, refuse_repeats=True)
     arch = load_arch(args.arch, arch_over)
     workload = load_workload(args.workload, arch, work_over)
+    for line in workload.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     report = simulate(arch, workload, check=not args.no_check)
     if not args.quiet:
         print(report.summary(top=args.top))
@@ -222,20 +277,31 @@ def _write_outputs(report, args) -> None:
     for flag, target, write in writers:
         if not target:
             continue
-        if not Path(target).parent.is_dir():
-            raise SimError(f"{flag}: directory {Path(target).parent} does not exist")
+        if str(target).endswith(("/", "\\")) or _is_dir(target):
+            raise SimError(f"{flag} {show_path(target)}: is a directory; expected a file name")
+        if not _is_dir(Path(target).parent):
+            raise SimError(f"{flag}: directory {show_path(Path(target).parent)} does not exist")
         try:
             write(target)
-        except OSError as exc:
-            raise SimError(f"{flag}: cannot write {target}: {exc.strerror or exc}") from None
+        except (OSError, ValueError) as exc:
+            raise SimError(f"{flag}: cannot write {show_path(target)}: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
         written.append(target)
     if args.plot:
         try:
             written += write_plots(report, args.plot)
-        except OSError as exc:
-            raise SimError(f"--plot: cannot write into {args.plot}: {exc.strerror or exc}") from None
+        except (OSError, ValueError) as exc:
+            raise SimError(f"--plot: cannot write into {show_path(args.plot)}: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
     if written and not args.quiet:
         print("\nwrote " + ", ".join(str(w) for w in written))
+
+
+def _is_dir(path) -> bool:
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 if __name__ == "__main__":

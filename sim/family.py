@@ -83,6 +83,15 @@ class OpPlan:
     #: traffic at levels other than DRAM and SRAM, e.g. ``{"pim_read": bytes}`` read by
     #: processing-in-memory units inside the banks
     other_bytes: dict = field(default_factory=dict)
+    #: MACs the unit actually computes when they differ from the model's ``macs`` (a causal
+    #: attention kernel skips the masked key blocks; split or padded tiles compute extra);
+    #: None = ``macs``. Peak, roofline and utilisation are about these.
+    executed_macs: int | None = None
+
+    @property
+    def computed_macs(self) -> int:
+        """MACs the unit executes (``executed_macs`` or the model's ``macs``)."""
+        return self.macs if self.executed_macs is None else self.executed_macs
 
     @property
     def dram_read_bytes(self) -> int:

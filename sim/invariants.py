@@ -58,7 +58,7 @@ def check_run(report, workload, plans, levels: dict[str, tuple[str, ...]]) -> li
                              f"op {r.name} (layer {r.layer})")
     totals = {k: getattr(report, k) for k in (
         "seconds", "tokens_per_second", "energy_joules", "area_mm2", "average_power_w",
-        "energy_breakdown", "area_breakdown", "dram", "units", "extras")}
+        "energy_breakdown", "area_breakdown", "dram", "compute_units", "extras")}
     out += _check_finite(totals, "report")
     out += _check_macs(report, workload)
     out += _check_bytes(report, workload, levels)
@@ -155,10 +155,10 @@ def _check_time(report, plans) -> list[str]:
         if r.cycles < r.compute_cycles:
             out.append(f"time: {where} takes {r.cycles:,} cycles, below its ideal compute "
                        f"{r.compute_cycles:,}")
-        peak = plan.peak_macs_per_cycle
-        if r.macs and peak > 0 and r.cycles * peak < r.macs * (1 - REL_TOL):
-            out.append(f"time: {where} does {r.macs:,} MACs in {r.cycles:,} cycles, above the "
-                       f"unit's peak {peak:g} MACs/cycle")
+        peak, macs = plan.peak_macs_per_cycle, plan.computed_macs
+        if macs and peak > 0 and r.cycles * peak < macs * (1 - REL_TOL):
+            out.append(f"time: {where} computes {macs:,} MACs in {r.cycles:,} cycles, above "
+                       f"the unit's peak {peak:g} MACs/cycle")
         traffic = r.bytes["dram_read"] + r.bytes["dram_write"]
         if bw > 0 and traffic > bw * r.cycles * (1 + REL_TOL) + 1:
             out.append(f"time: {where} moves {traffic:,} DRAM bytes in {r.cycles:,} cycles, "
@@ -166,8 +166,35 @@ def _check_time(report, plans) -> list[str]:
         end = max(end, r.start_cycle + r.cycles)
     if end > report.cycles:
         out.append(f"time: ops end at cycle {end:,}, after the makespan {report.cycles:,}")
+    out += _check_run_time(report)
     if report.cycles <= 0 and report.ops:
         out.append(f"time: makespan {report.cycles} cycles")
+    return out
+
+
+def _check_run_time(report) -> list[str]:
+    """Run-level bounds: the makespan is at least the run's roofline bound (concurrent units
+    do not add), stalls are at most the op time they are part of, and no unit computes faster
+    than its peak over the whole run."""
+    out = []
+    if report.cycles < report.roofline_cycles:
+        out.append(f"time: the run takes {report.cycles:,} cycles, below its roofline bound "
+                   f"{report.roofline_cycles:,}")
+    op_cycles = sum(r.cycles for r in report.ops)
+    if report.stall_cycles > op_cycles or report.stall_cycles < 0:
+        out.append(f"time: {report.stall_cycles:,} stall cycles, outside [0, {op_cycles:,}] "
+                   f"op cycles")
+    if report.compute_cycles + report.stall_cycles != op_cycles:
+        out.append(f"time: compute {report.compute_cycles:,} + stall {report.stall_cycles:,} "
+                   f"cycles is not the ops' {op_cycles:,}")
+    macs: dict = defaultdict(int)
+    for r in report.ops:
+        macs[r.unit] += r.executed_macs
+    for unit, u in report.compute_units.items():
+        peak = u["peak_macs_per_cycle"]
+        if peak > 0 and macs[unit] > peak * report.cycles * (1 + REL_TOL):
+            out.append(f"time: unit {unit} computes {macs[unit]:,} MACs in the run's "
+                       f"{report.cycles:,} cycles, above its peak {peak:g} MACs/cycle")
     return out
 
 
@@ -180,8 +207,8 @@ def _check_fractions(report) -> list[str]:
     out = []
     for r in report.ops:
         out += _fraction_problem(f"utilization of op {r.name} (layer {r.layer})", r.utilization)
-    for unit, busy in report.units.items():
-        out += _fraction_problem(f"busy fraction of unit {unit}", busy)
+    for unit, u in report.compute_units.items():
+        out += _fraction_problem(f"busy fraction of unit {unit}", u["busy_fraction"])
     for key in ("bandwidth_utilization", "row_hit_rate"):
         if key in report.dram:
             out += _fraction_problem(f"dram.{key}", report.dram[key])

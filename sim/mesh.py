@@ -6,7 +6,7 @@ every row (column) carries the same pattern on its own links; one line, simulate
 contention by :func:`sim.kernels.mesh.run_streams`, stands for all of them. Per-core compute is a
 closed form of the core's vector instructions. Times are core cycles.
 
-Algorithms (``../shared/research/wafer.md`` 2.2-2.3):
+Algorithms (WaferLLM (He et al., OSDI'25) Sec. 4-5, MeshGEMM and MeshGEMV):
 
 * GEMM: ``meshgemm`` (interleaved ring: every ring neighbour within 2 hops), ``cannon`` (ring
   closed by a wrap stream across the line), ``summa`` (owner row/column multicasts, then
@@ -31,7 +31,7 @@ from sim.kernels.mesh import run_streams
 GEMM_ALGORITHMS = ("meshgemm", "cannon", "summa", "allgather")
 GEMV_ALGORITHMS = ("meshgemv", "chain", "ring")
 #: routes (colours) a router needs for each algorithm
-ROUTES = {"meshgemm": 12, "meshgemv": 10,            # WaferLLM repo (wafer.md 1.1)
+ROUTES = {"meshgemm": 12, "meshgemv": 10,            # WaferLLM repo (Cerebras SDK documentation; WaferLLM artifact)
           "cannon": 4, "summa": 4, "allgather": 4,   # ours: one per axis and direction
           "chain": 2, "ring": 12}                    # ours: ring on the interleaved order
 MAX_DEPS = 4  # a K-tree root waits for two chains and two neighbour roots

@@ -19,11 +19,13 @@ Draws are deterministic: the generator is seeded from the config seed and a labe
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
 
 from sim.config import Field, Section
+from sim.config.safe_input import read_bytes
 from sim.errors import ConfigError, where
 
 DISTRIBUTIONS = ("normal", "laplace", "uniform", "absmax", "file")
@@ -82,19 +84,31 @@ def _draw_absmax(rng: np.random.Generator, rows: int, k: int, bits: int, shape: 
     return q.reshape(rows, -1)[:, :k].astype(np.int64)
 
 
+#: largest operand file read (bytes): a 7B model's largest weight matrix in int8 is 180 MB
+MAX_OPERAND_BYTES = 512 * 2**20
+
+
 def load_tensor(spec, bits: int, file: str | None, key: str) -> np.ndarray:
     """The flattened integers of a ``file`` operand, checked against ``bits``."""
     path = Path(spec.file)
     if not path.is_absolute() and file:
         path = Path(file).resolve().parent / path
+    data = read_bytes(path, MAX_OPERAND_BYTES, ConfigError, ".npy operand file")
     try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
         raise ConfigError(f"{where(file, key + '.file')}: cannot read {str(path)!r} "
                           f"({exc.__class__.__name__}); allowed: a .npy integer array") from None
+    if not isinstance(arr, np.ndarray):  # np.load returns an NpzFile for a .npz archive
+        raise ConfigError(f"{where(file, key + '.file')}: {str(path)!r} is a .npz archive, "
+                          f"not one array; allowed: a .npy integer array (np.save)")
     if arr.dtype.kind not in "iu" or arr.size == 0:
         raise ConfigError(f"{where(file, key + '.file')}: {str(path)!r} holds {arr.dtype} "
                           f"values; allowed: a non-empty integer array")
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and int(arr.max()) > np.iinfo(np.int64).max:
+        raise ConfigError(f"{where(file, key + '.file')}: {str(path)!r} holds uint64 values up "
+                          f"to {int(arr.max())}, beyond any {bits}-bit operand; allowed: values "
+                          f"in [{-(1 << (bits - 1))}, {(1 << (bits - 1)) - 1}]")
     flat = arr.astype(np.int64).ravel()
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     if flat.min() < lo or flat.max() > hi:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sim.units import format_bytes, format_si
 
-SCHEMA_VERSION = 3  # 2: the ``dram`` section; 3: ``units`` busy fractions and family ``extras``
+#: 2: the ``dram`` section; 3: ``units`` busy fractions and family ``extras``; 4: ``units``
+#: became ``compute_units`` (busy fraction and peak per unit), ``executed_macs`` per op, a run
+#: roofline over concurrent units, ``devices`` (the shards a multi-device workload stands for)
+SCHEMA_VERSION = 4
 #: energy components every family reports; a family adds its own compute components
 #: (:attr:`sim.family.Family.energy_components`) in front of them
 ENERGY_COMPONENTS = ("sram", "dram", "vector", "leakage")
@@ -43,6 +47,9 @@ class OpRow:
     utilization: float
     roofline_cycles: int
     mapping: str
+    #: MACs the unit computed: ``macs`` (the model's) unless the kernel skips masked work
+    #: (causal attention) or computes padding; utilisation and the roofline are about these
+    executed_macs: int = 0
 
 
 @dataclass
@@ -74,8 +81,15 @@ class Report:
     config: dict
     workload_config: dict
     dram: dict = field(default_factory=dict)
-    units: dict = field(default_factory=dict)
+    #: per compute unit: ``busy_fraction`` of the makespan and ``peak_macs_per_cycle`` (the
+    #: highest of its ops; 0 for a unit that ran no MACs) and ``peak_ops_per_cycle`` (vector)
+    compute_units: dict = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
+    #: devices the workload is split over (tensor x pipeline parallel); the report is one of
+    #: them (its ops, cycles, energy and area), serving ``tokens`` of the whole batch
+    devices: int = 1
+    #: one line each: what the run did that a user should know (workload warnings)
+    warnings: list = field(default_factory=list)
     intervals: list = field(default_factory=list, repr=False)
 
     # ---- conversions ----------------------------------------------------------------------
@@ -112,46 +126,38 @@ class Report:
                  else f"prompt {w['prompt_len']}")
         lines.append(f"  model {w['model']}, {w['phase']}, batch {w['batch']}, {shape}, "
                      f"W{w['weight_bits']} A{w['act_bits']} KV{w['kv_bits']}")
+        lines += [f"  warning: {w}" for w in self.warnings]
+        if self.devices > 1:
+            lines.append(f"  ONE DEVICE of {self.devices} (tensor_parallel "
+                         f"{w.get('tensor_parallel', 1)} x pipeline_parallel "
+                         f"{w.get('pipeline_parallel', 1)}): latency, energy, power and area "
+                         f"below are that device's; communication is not modelled")
         lines.append("")
         ratio = self.cycles / self.roofline_cycles if self.roofline_cycles else float("nan")
-        stall_pct = 100 * self.stall_cycles / self.cycles if self.cycles else 0
+        op_cycles = sum(r.cycles for r in self.ops)
+        stall_pct = 100 * self.stall_cycles / op_cycles if op_cycles else 0
+        overlap = op_cycles > self.cycles
+        stall_of = (f"of {op_cycles:,} op-cycles waiting on memory; concurrent units' "
+                    f"op-cycles summed" if overlap else
+                    f"of {self.cycles:,} cycles waiting on memory")
+        energy_per_token = self.energy_joules * self.devices / max(self.tokens, 1)
+        per_token_note = (f" ({self.devices} devices x this one)" if self.devices > 1 else "")
         lines += [
             f"  latency         {format_si(self.seconds, 's'):>12}   {self.cycles:,} cycles "
             f"@ {format_si(self.frequency_hz, 'Hz')}",
-            f"  throughput      {self.tokens_per_second:>12,.1f} tokens/s ({self.tokens} tokens)",
+            f"  throughput      {self.tokens_per_second:>12,.1f} tokens/s "
+            f"({plural(self.tokens, 'token')})",
             f"  energy          {format_si(self.energy_joules, 'J'):>12}   "
-            f"{format_si(self.energy_joules / max(self.tokens, 1), 'J')}/token, "
+            f"{format_si(energy_per_token, 'J')}/token{per_token_note}, "
             f"average power {format_si(self.average_power_w, 'W')}",
             f"  area            {self.area_mm2:>9.2f} mm2",
             f"  MACs            {self.macs:>12,}",
-            f"  memory stalls   {stall_pct:>11.1f}%   ({self.stall_cycles:,} of {self.cycles:,} "
-            f"cycles waiting on DRAM)",
+            f"  memory stalls   {stall_pct:>11.1f}%   ({self.stall_cycles:,} {stall_of})",
             f"  roofline bound  {self.roofline_cycles:>12,} cycles; simulated / bound = {ratio:.3f}",
             "",
         ]
-        e_total = self.energy_joules or 1.0
-        a_total = self.area_mm2 or 1.0
-        e_items = sorted(self.energy_breakdown.items(), key=lambda kv: -kv[1])
-        a_items = sorted(self.area_breakdown.items(), key=lambda kv: -kv[1]["mm2"])
-        lines.append(f"  {'energy breakdown':<34}{'area breakdown'}")
-        for i in range(max(len(e_items), len(a_items))):
-            left = right = ""
-            if i < len(e_items):
-                k, v = e_items[i]
-                left = f"{k:<13}{100 * v / e_total:6.1f}%  {format_si(v, 'J'):>9}"
-            if i < len(a_items):
-                k, v = a_items[i]
-                right = f"{k:<13}{100 * v['mm2'] / a_total:6.1f}%  {v['mm2']:9.3f} mm2"
-            lines.append(f"    {left:<32}  {right}")
-        lines.append("")
-        lines.append("  top ops by time (summed over layers)")
-        lines.append(f"    {'op':<15}{'kind':<12}{'n':>4}{'cycles':>14}{'time':>7}{'util':>8}"
-                     f"{'stall':>8}{'/bound':>8}")
-        for name, g in _group_by_name(self.ops)[:top]:
-            lines.append(f"    {name:<15}{g['kind']:<12}{g['n']:>4}{g['cycles']:>14,}"
-                         f"{100 * g['cycles'] / max(self.cycles, 1):6.1f}%{100 * g['util']:7.2f}%"
-                         f"{100 * g['stall'] / max(g['cycles'], 1):7.1f}%"
-                         f"{g['cycles'] / max(g['bound'], 1):8.2f}")
+        lines += self._breakdown_lines()
+        lines += self._top_op_lines(top)
         lines.append("")
         lines.append(f"  DRAM traffic {format_bytes(sum(r.bytes['dram_read'] for r in self.ops))} read, "
                      f"{format_bytes(sum(r.bytes['dram_write'] for r in self.ops))} written; "
@@ -159,13 +165,57 @@ class Report:
         d = self.dram
         if d:
             c = d["commands"]
-            lines.append(f"  DRAM {d['preset']} ({d['model']}, {d['controllers']} controllers, "
-                         f"peak {format_si(d['peak_bandwidth'], 'B/s')}): bandwidth utilisation "
-                         f"{100 * d['bandwidth_utilization']:.1f}%, row hits "
-                         f"{100 * d['row_hit_rate']:.1f}%, {format_si(d['energy_joules'], 'J')}; "
-                         f"ACT {c['ACT']:,} PRE {c['PRE']:,} RD {c['RD']:,} WR {c['WR']:,} "
-                         f"REF {c['REF']:,}")
+            head = (f"  DRAM {d['preset']} ({d['model']}, {d['controllers']} controllers, "
+                    f"peak {format_si(d['peak_bandwidth'], 'B/s')}): bandwidth utilisation "
+                    f"{100 * d['bandwidth_utilization']:.1f}%, ")
+            if d["model"] == "ideal":  # a fixed-bandwidth pipe has no rows or commands
+                lines.append(head + f"{format_si(d['energy_joules'], 'J')}")
+            else:
+                lines.append(head + f"row hits {100 * d['row_hit_rate']:.1f}%, "
+                             f"{format_si(d['energy_joules'], 'J')}; ACT {c['ACT']:,} "
+                             f"PRE {c['PRE']:,} RD {c['RD']:,} WR {c['WR']:,} REF {c['REF']:,}")
         return "\n".join(lines)
+
+    def _breakdown_lines(self) -> list[str]:
+        e_total = self.energy_joules or 1.0
+        a_total = self.area_mm2 or 1.0
+        e_items = sorted(self.energy_breakdown.items(), key=lambda kv: -kv[1])
+        a_items = sorted(self.area_breakdown.items(), key=lambda kv: -kv[1]["mm2"])
+        width = max([13] + [len(k) + 1 for k, _ in e_items + a_items])
+        lines = [f"  {'energy breakdown':<{width + 21}}{'area breakdown'}"]
+        for i in range(max(len(e_items), len(a_items))):
+            left = right = ""
+            if i < len(e_items):
+                k, v = e_items[i]
+                left = f"{k:<{width}}{100 * v / e_total:6.1f}%  {format_si(v, 'J'):>9}"
+            if i < len(a_items):
+                k, v = a_items[i]
+                right = f"{k:<{width}}{100 * v['mm2'] / a_total:6.1f}%  {v['mm2']:9.3f} mm2"
+            lines.append(f"    {left:<{width + 19}}  {right}")
+        lines.append("")
+        return lines
+
+    def _top_op_lines(self, top: int) -> list[str]:
+        """The ``top`` op names by summed time, in columns as wide as their widest entry."""
+        groups = _group_by_name(self.ops)[:max(top, 0)]
+        rows = [(name, g["kind"], f"{g['n']:,}", f"{g['cycles']:,}",
+                 f"{100 * g['cycles'] / max(self.cycles, 1):.1f}%", f"{100 * g['util']:.2f}%",
+                 f"{100 * g['stall'] / max(g['cycles'], 1):.1f}%",
+                 f"{g['cycles'] / max(g['bound'], 1):.2f}") for name, g in groups]
+        head = ("op", "kind", "n", "cycles", "time", "util", "stall", "/bound")
+        widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
+        def fmt(cells):
+            return "    " + "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w)
+                                      for i, (c, w) in enumerate(zip(cells, widths)))
+        title = "  top ops by time (summed over layers"
+        title += "; ops on concurrent units overlap in time)" if (
+            sum(r.cycles for r in self.ops) > self.cycles) else ")"
+        return [title, fmt(head)] + [fmt(r) for r in rows]
+
+
+def plural(n: int, word: str) -> str:
+    """``"1 token"``, ``"2 tokens"`` (thousands separated)."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _flat_row(r: OpRow) -> dict:
@@ -194,7 +244,7 @@ def _group_by_name(rows: list[OpRow]) -> list[tuple[str, dict]]:
 
 
 def build_report(arch, workload, plans, timings, area, static_power, intervals, digest,
-                 pricing: dict, dram=None) -> Report:
+                 pricing: dict, dram=None, deps=None) -> Report:
     """Assemble rows and totals; leakage and DRAM energy are charged to each op for its
     duration (``dram`` is the :class:`sim.memory.DramSystem` the ops streamed through)."""
     from sim import __version__
@@ -218,14 +268,14 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
             dram_pj.append(parts)
             breakdown["dram"] += sum(parts.values()) * 1e-12
         peak = plan.peak_macs_per_cycle
-        work = plan.macs if plan.macs else plan.vector_ops
+        work = plan.computed_macs if plan.macs else plan.vector_ops
         util = work / (t.cycles * peak) if t.cycles and peak else 0.0
         rows.append(OpRow(
             name=op.name, layer=op.layer, kind=op.kind, role=op.role, shape=op.shape,
             unit=plan.unit, start_cycle=t.start, cycles=t.cycles,
             compute_cycles=plan.ideal_compute_cycles,
             stall_cycles=t.cycles - plan.ideal_compute_cycles, macs=plan.macs,
-            vector_ops=plan.vector_ops,
+            vector_ops=plan.vector_ops, executed_macs=plan.computed_macs,
             bytes={"dram_read": plan.dram_read_bytes, "dram_write": plan.dram_write_bytes,
                    "sram_read": plan.sram_read_bytes, "sram_write": plan.sram_write_bytes,
                    **{k: plan.other_bytes.get(k, 0) for k in other_levels}},
@@ -250,18 +300,47 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
         average_power_w=energy / seconds if seconds else 0.0,
         macs=sum(r.macs for r in rows), compute_cycles=sum(r.compute_cycles for r in rows),
         stall_cycles=sum(r.stall_cycles for r in rows),
-        roofline_cycles=sum(r.roofline_cycles for r in rows),
+        roofline_cycles=run_bound(rows, deps, dram.peak_bytes_per_cycle
+                                  if dram is not None else 0.0),
         energy_breakdown=e_break, area_breakdown=area_break, pricing=pricing, ops=rows,
         config=arch.resolved(), workload_config={"name": workload.name,
                                                  **workload.cfg.to_dict()},
         dram=(dram.summary(plans, [r.cycles * share for r in rows], dram_pj)
               if dram is not None else {}),
-        units=unit_busy(intervals, makespan), intervals=intervals)
+        compute_units=compute_units(intervals, makespan, rows, plans),
+        devices=workload.cfg.tensor_parallel * workload.cfg.pipeline_parallel,
+        warnings=list(getattr(workload, "warnings", ())),
+        intervals=intervals)
 
 
-def unit_busy(intervals, makespan: int) -> dict:
-    """Fraction of the makespan each unit was occupied."""
+def compute_units(intervals, makespan: int, rows, plans) -> dict:
+    """Per unit: the fraction of the makespan it was occupied and its peak MAC and vector-op
+    rates per cycle (the highest any of its ops was planned at)."""
     spans: dict = {}
     for iv in intervals:
         spans[iv.unit] = spans.get(iv.unit, 0) + iv.end - iv.start
-    return {u: v / makespan if makespan else 0.0 for u, v in sorted(spans.items())}
+    peaks: dict = {}
+    for r, plan in zip(rows, plans):
+        p = peaks.setdefault(r.unit, {"peak_macs_per_cycle": 0.0, "peak_ops_per_cycle": 0.0})
+        key = "peak_macs_per_cycle" if plan.macs else "peak_ops_per_cycle"
+        p[key] = max(p[key], float(plan.peak_macs_per_cycle))
+    return {u: {"busy_fraction": spans.get(u, 0) / makespan if makespan else 0.0,
+                **peaks.get(u, {"peak_macs_per_cycle": 0.0, "peak_ops_per_cycle": 0.0})}
+            for u in sorted(set(spans) | set(peaks))}
+
+
+def run_bound(rows, deps, dram_bytes_per_cycle: float) -> int:
+    """Lower bound of the whole run in cycles: the longest of (a) the heaviest chain of op
+    bounds through the dependencies (``deps[i]``: the ops op ``i`` waits for; None: a chain),
+    (b) each unit's op bounds added up (a unit runs one op at a time) and (c) all DRAM bytes
+    at the channels' peak. For ops that run one after another this is the sum of their
+    bounds; ops on concurrent units do not add."""
+    finish = [0] * len(rows)
+    per_unit: dict = {}
+    for i, r in enumerate(rows):
+        before = (deps[i] if deps is not None else ((i - 1,) if i else ()))
+        finish[i] = max((finish[j] for j in before), default=0) + r.roofline_cycles
+        per_unit[r.unit] = per_unit.get(r.unit, 0) + r.roofline_cycles
+    traffic = sum(r.bytes["dram_read"] + r.bytes["dram_write"] for r in rows)
+    dram = math.ceil(traffic / dram_bytes_per_cycle) if dram_bytes_per_cycle > 0 else 0
+    return max([0, dram, *finish, *per_unit.values()])

@@ -60,7 +60,7 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=(), check: bo
     area_mm2 = sum(item.mm2 for item in area.values())
     static = family.static_power_w(ctx, area_mm2)
     report = build_report(arch, workload, plans, timings, area, static, engine.intervals,
-                          input_hash(arch, workload), family.pricing(ctx), dram)
+                          input_hash(arch, workload), family.pricing(ctx), dram, deps)
     report.extras = family.report_extras(ctx, report)
     if check:
         violations = check_run(report, original, plans, family.compulsory_levels(ctx))

@@ -28,6 +28,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -36,14 +37,10 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from sim.errors import SimError, SweepError
-from sim.sweep_spec import Point, SweepSpec, load_sweep
+from sim.sweep_spec import METRICS, Point, SweepSpec, load_sweep
 
 JOURNAL, CSV_FILE, PARQUET_FILE, MANIFEST = "points.jsonl", "results.csv", "results.parquet", "sweep.json"
 REPORTS = "reports"  # full per-point reports (sweep(..., reports=True), --reports)
-#: scalar report fields copied into every result row, in column order
-METRICS = ("cycles", "seconds", "tokens", "tokens_per_second", "energy_joules",
-           "joules_per_token", "area_mm2", "average_power_w", "macs", "compute_cycles",
-           "stall_cycles", "roofline_cycles", "roofline_fraction", "frequency_hz")
 SNAPSHOT_EVERY_S = 5.0
 
 
@@ -266,14 +263,17 @@ def _workload(task: Task):
 def report_metrics(report) -> dict:
     """The flat, scalar view of a report that a sweep keeps (no per-op rows)."""
     row = {"arch_name": report.arch_name, "kind": report.kind}
-    row["joules_per_token"] = report.energy_joules / report.tokens if report.tokens else None
+    # a multi-device workload's report is one device of ``devices`` identical shards
+    row["devices"] = report.devices
+    row["joules_per_token"] = (report.energy_joules * report.devices / report.tokens
+                               if report.tokens else None)
     row["roofline_fraction"] = report.roofline_cycles / report.cycles if report.cycles else None
     for name in METRICS:
         if name not in row:
             row[name] = getattr(report, name)
     row.update({f"energy.{k}": v for k, v in report.energy_breakdown.items()})
     row.update({f"area.{k}": v["mm2"] for k, v in report.area_breakdown.items()})
-    row.update({f"util.{k}": v for k, v in report.units.items()})
+    row.update({f"util.{k}": v["busy_fraction"] for k, v in report.compute_units.items()})
     for key, value in report.extras.items():
         items = value.items() if isinstance(value, dict) else [("", value)]
         for sub, v in items:
@@ -302,10 +302,24 @@ def _execute(tasks: list[Task], workers: int, scheduler: str | None, progress: b
         bar.close()
 
 
+def exit_with_parent(parent: int, poll_s: float = 0.5) -> None:
+    """Pool-worker initializer: a thread that ends this process when ``parent`` is gone (a
+    ``kill -9`` of the sweep must not leave its workers simulating)."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="accelsim-parent-watch").start()
+
+
 def _pool(tasks: list[Task], workers: int):
     from concurrent.futures.process import BrokenProcessPool
     # spawn: the same on Linux, macOS and Windows, and safe with the parent's threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(run_task, t) for t in tasks]
         try:
             for future in as_completed(futures):
@@ -348,6 +362,20 @@ def _dask(tasks: list[Task], workers: int, scheduler: str):
 
 
 # ---- results on disk ----------------------------------------------------------------------
+def _journal_record(line: bytes) -> dict | None:
+    """One journal line as a record, or None when it is damaged (garbage, NUL bytes, a
+    record without a key or status)."""
+    if not line.strip() or b"\0" in line:
+        return None
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    ok = (isinstance(record, dict) and isinstance(record.get("key"), str)
+          and record.get("status") in ("ok", "error"))
+    return record if ok else None
+
+
 class Journal:
     """Append-only JSON-lines log of finished points, keyed by point hash (last record wins)."""
 
@@ -356,7 +384,16 @@ class Journal:
         self.records: dict[str, dict] = {}
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        out = path.parent
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except (OSError, ValueError) as exc:
+            raise SweepError(f"--out {out}: cannot create the results directory "
+                             f"({getattr(exc, 'strerror', None) or exc})") from None
+        if not out.is_dir():
+            raise SweepError(f"--out {out}: not a directory; allowed: a directory (new or a "
+                             f"previous run's, to resume)")
+        skipped = 0
         if path.exists():
             data = path.read_bytes()
             cut = data.rfind(b"\n") + 1
@@ -364,10 +401,19 @@ class Journal:
                 with open(path, "r+b") as f:
                     f.truncate(cut)
             for line in data[:cut].splitlines():
-                if line.strip():
-                    record = json.loads(line)
-                    self.records[record["key"]] = record
-        self._file = open(path, "a", encoding="utf-8")
+                record = _journal_record(line)
+                if record is None:
+                    skipped += line.strip() != b""
+                    continue
+                self.records[record["key"]] = record
+        if skipped:  # the points of damaged lines are simply run again
+            print(f"warning: {path}: skipped {skipped} unreadable line(s) (damaged journal); "
+                  f"their points run again", file=sys.stderr)
+        try:
+            self._file = open(path, "a", encoding="utf-8")
+        except OSError as exc:
+            raise SweepError(f"--out {out}: cannot write {path.name} "
+                             f"({exc.strerror or exc}); allowed: a writable directory") from None
 
     def close(self) -> None:
         if self.path is not None:

@@ -35,11 +35,13 @@ import ast
 import itertools
 import math
 import operator
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from sim.config.safe_input import exists
 from sim.config import load_yaml_file
 from sim.config.schema import did_you_mean
 from sim.errors import SweepError, where
@@ -117,10 +119,10 @@ class SweepSpec:
     def resolve_path(self, arch: str) -> str:
         """An arch path as given if it exists, else relative to the spec file, else as given
         (a bundled config's name)."""
-        if Path(arch).exists() or Path(arch).is_absolute():
+        if exists(arch) or Path(arch).is_absolute():
             return str(arch)
         beside = self.base_dir / arch
-        return str(beside) if beside.exists() else str(arch)
+        return str(beside) if exists(beside) else str(arch)
 
 
 # ---- loading ------------------------------------------------------------------------------
@@ -166,17 +168,33 @@ def load_sweep(source: str | Path | dict | SweepSpec, overrides=()) -> SweepSpec
         raise SweepError(f"{label}: axis {key} appears more than once (grid, zip or random)")
     for key in keys + list(fixed):
         _check_key_form(key, label)
-    spec = SweepSpec(name=str(raw.get("name") or (Path(file).stem if file else "sweep")), file=file,
+    name = _name(raw.get("name"), label) or (Path(file).stem if file else "sweep")
+    spec = SweepSpec(name=name, file=file,
                      arch=str(raw.get("arch", "")), workload=str(raw.get("workload", "")),
                      fixed=fixed, axes=axes, base_dir=base, origins=origins,
                      constraints=[Constraint.parse(text, label, i) for i, text in
                                   enumerate(_list(raw.get("constraints"), label, "constraints"))],
                      pareto=_pareto(raw.get("pareto"), label))
+    check_pareto(spec)
     if spec.size() > MAX_POINTS:
         raise SweepError(f"{label}: {spec.size():,} points; more than {MAX_POINTS:,} (split it)")
     if spec.size() == 0:
         raise SweepError(f"{label}: no points (an axis is empty)")
     return spec
+
+
+def _name(value, label: str) -> str | None:
+    """The spec's ``name:``: it names the default output folder, so it is one plain path
+    component (no ``/``, ``\\``, ``..`` or control characters)."""
+    if value is None:
+        return None
+    text = str(value)
+    if (not isinstance(value, (str, int)) or isinstance(value, bool) or not text
+            or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}", text) or ".." in text):
+        raise SweepError(f"{where(label, 'name')}: {text[:60]!r} cannot name the results "
+                         f"folder; allowed: letters, digits, '_', '.', '+', '-' (no '/' or "
+                         f"'..'), at most 100 characters")
+    return text
 
 
 def _axis_defines(raw: dict, key: str) -> bool:
@@ -259,8 +277,9 @@ def _random_axis(block, label: str) -> Axis:
         raise SweepError(f"{where(label, 'random.' + sorted(extra)[0])}: unknown key; allowed: "
                          f"samples, seed, axes")
     n, seed = block.get("samples"), block.get("seed", 0)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise SweepError(f"{where(label, 'random.samples')}: expected an integer >= 1, got {n!r}")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_POINTS:
+        raise SweepError(f"{where(label, 'random.samples')}: expected an integer from 1 to "
+                         f"{MAX_POINTS:,}, got {n!r}")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise SweepError(f"{where(label, 'random.seed')}: expected an integer >= 0, got {seed!r}")
     axes = _mapping(block.get("axes"), label, "random.axes")
@@ -288,11 +307,17 @@ def _draw(dist, n: int, rng, label: str, key: str) -> list:
     if None in bounds or bounds[0] > bounds[1]:
         raise bad
     lo, hi = bounds
+    if not all(math.isfinite(b) and abs(b) <= 2.0**53 for b in bounds):
+        raise SweepError(f"{where(label, key)}: bounds {arg!r} must be finite numbers of "
+                         f"magnitude <= 2^53")
     if kind == "randint":
-        return [int(v) for v in rng.integers(int(lo), int(hi) + 1, size=n)]
+        if math.ceil(lo) > math.floor(hi):
+            raise SweepError(f"{where(label, key)}: randint: [{lo}, {hi}] holds no integer")
+        return [int(v) for v in rng.integers(math.ceil(lo), math.floor(hi) + 1, size=n)]
     if kind == "pow2":
-        if lo <= 0:
-            raise bad
+        if lo <= 0 or math.ceil(math.log2(lo)) > math.floor(math.log2(hi)):
+            raise SweepError(f"{where(label, key)}: pow2: [{lo}, {hi}] holds no power of two; "
+                             f"allowed: bounds with one between them, e.g. [4, 64]")
         exps = rng.integers(math.ceil(math.log2(lo)), math.floor(math.log2(hi)) + 1, size=n)
         return [int(2 ** int(e)) for e in exps]
     if kind == "loguniform" and lo <= 0:
@@ -314,13 +339,56 @@ def _number(value) -> int | float | None:
         return None
 
 
+#: scalar report fields copied into every result row, in column order
+METRICS = ("cycles", "seconds", "tokens", "devices", "tokens_per_second", "energy_joules",
+           "joules_per_token", "area_mm2", "average_power_w", "macs", "compute_cycles",
+           "stall_cycles", "roofline_cycles", "roofline_fraction", "frequency_hz")
+#: result columns a Pareto objective may name besides the axis keys and the families'
+#: ``energy.*``, ``area.*``, ``util.*`` and ``extras.*`` columns
+RESULT_METRICS = METRICS + ("sim_wall_s",)
+
+
 def _pareto(value, label: str) -> dict:
+    """``{column: min|max}``; names that no result row can hold are refused before running."""
     objectives = _mapping(value, label, "pareto")
     for key, sense in objectives.items():
         if sense not in ("min", "max"):
             raise SweepError(f"{where(label, 'pareto.' + str(key))}: expected min or max, "
                              f"got {sense!r}")
     return objectives
+
+
+def check_pareto(spec: "SweepSpec") -> None:
+    """Refuse Pareto objectives that are not result columns, before any point runs."""
+    families = ("energy.", "area.", "util.", "extras.")
+    for key in spec.pareto:
+        ok = (isinstance(key, str) and (key in RESULT_METRICS or key in spec.axis_keys
+                                        or key.startswith(families)))
+        if not ok:
+            raise SweepError(f"{where(spec.file or '<sweep>', f'pareto.{key}')}: not a result "
+                             f"column{did_you_mean(key, RESULT_METRICS)}; allowed: "
+                             f"{', '.join(RESULT_METRICS)}, an axis key, or an energy.*, "
+                             f"area.*, util.* or extras.* column")
+
+
+#: largest magnitude of an arithmetic result in a constraint (beyond it a typo, not a design)
+MAX_CONSTRAINT_VALUE = 2.0**128
+#: longest constraint text (characters)
+MAX_CONSTRAINT_CHARS = 2000
+
+
+def _arithmetic(op, left, right, constraint) -> float:
+    """``left op right`` for numbers only, with ``**`` and the results bounded so that no
+    expression can build a huge integer or string (``9 ** 9 ** 9``, ``'a' * 10**9``)."""
+    for v in (left, right):
+        if not isinstance(v, (int, float)):
+            raise TypeError(f"arithmetic on {type(v).__name__}")
+    if op is ast.Pow and (abs(right) > 1024 or abs(left) > MAX_CONSTRAINT_VALUE):
+        raise OverflowError(f"{left!r} ** {right!r} is too large")
+    result = _OPS[op](left, right)
+    if abs(result) > MAX_CONSTRAINT_VALUE:
+        raise OverflowError(f"an intermediate result beyond {MAX_CONSTRAINT_VALUE:.0e}")
+    return result
 
 
 # ---- constraints --------------------------------------------------------------------------
@@ -350,10 +418,15 @@ class Constraint:
         if not isinstance(text, str):
             raise SweepError(f"{label}: expected an expression string such as "
                              f"'array.rows * array.cols <= 65536', got {text!r}")
+        if len(text) > MAX_CONSTRAINT_CHARS:
+            raise SweepError(f"{label}: {len(text):,} characters; allowed: at most "
+                             f"{MAX_CONSTRAINT_CHARS:,}")
         try:
             tree = ast.parse(text, mode="eval")
         except SyntaxError as exc:
             raise SweepError(f"{label}: cannot parse {text!r}: {exc.msg}") from None
+        except (RecursionError, MemoryError, ValueError):
+            raise SweepError(f"{label}: cannot parse {text[:60]!r}: nested too deeply") from None
         for node in ast.walk(tree):
             allowed = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.BinOp, ast.UnaryOp,
                        ast.Compare, ast.Name, ast.Attribute, ast.Constant, ast.Load, ast.Call,
@@ -369,8 +442,20 @@ class Constraint:
         return any(isinstance(n, ast.Name) and n.id == "area_mm2" for n in ast.walk(self.tree))
 
     def holds(self, names: dict) -> bool:
-        """Evaluate against ``names`` (nested dicts); an unknown name is a :class:`SweepError`."""
-        return bool(self._eval(self.tree.body, names))
+        """Evaluate against ``names`` (nested dicts); an unknown name, a division by zero, a
+        number compared with a string, a math domain error or a too large power is a
+        :class:`SweepError` naming the constraint."""
+        try:
+            return bool(self._eval(self.tree.body, names))
+        except ZeroDivisionError:
+            reason = "divides by zero"
+        except (ValueError, OverflowError) as exc:
+            reason = f"has no value ({exc})"
+        except TypeError:
+            reason = "combines values of different kinds (a number and a string?)"
+        except RecursionError:
+            reason = "is nested too deeply"
+        raise SweepError(f"{self.label}: {self.text!r} {reason} at this point")
 
     def _eval(self, node, names):
         if isinstance(node, ast.Constant):
@@ -400,7 +485,8 @@ class Constraint:
         if isinstance(node, ast.UnaryOp):
             return _OPS[type(node.op)](self._eval(node.operand, names))
         if isinstance(node, ast.BinOp):
-            return _OPS[type(node.op)](self._eval(node.left, names), self._eval(node.right, names))
+            left, right = self._eval(node.left, names), self._eval(node.right, names)
+            return _arithmetic(type(node.op), left, right, self)
         if isinstance(node, ast.Compare):
             left = self._eval(node.left, names)
             for op, comp in zip(node.ops, node.comparators):

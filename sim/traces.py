@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import math
+import zlib
 from pathlib import Path
 
+from sim.config.safe_input import is_file, read_bytes, show_path
 from sim.config import Config
 from sim.errors import WorkloadError
 from sim.ops import Elementwise, Gemm
@@ -40,12 +43,12 @@ VECTOR_CLASS = {
     **dict.fromkeys(("add", "sub", "__add__", "__radd__", "__iadd__", "__sub__", "__rsub__",
                      "where", "masked_fill", "clamp", "neg", "__neg__", "abs", "maximum",
                      "minimum"), "add"),
-    **dict.fromkeys(("mul", "__mul__", "__rmul__", "__imul__", "div", "__truediv__",
-                     "__rtruediv__", "pow", "__pow__", "square"), "mul"),
+    **dict.fromkeys(("mul", "__mul__", "__rmul__", "__imul__", "div", "div_", "__truediv__",
+                     "__rtruediv__", "__floordiv__", "pow", "__pow__", "square"), "mul"),
     **dict.fromkeys(("rsqrt", "sqrt", "exp", "log", "cos", "sin", "reciprocal", "sigmoid",
                      "tanh"), "transcendental"),
     **dict.fromkeys(("mean", "sum", "max", "amax", "min", "amin", "topk", "argmax", "sort",
-                     "cumsum"), "reduce"),
+                     "cumsum", "histc"), "reduce"),
     **dict.fromkeys(("cat", "stack", "index_copy", "index_copy_", "copy_", "index_select",
                      "index_add_", "index_add", "scatter", "gather"), "copy"),
     **dict.fromkeys(("to", "float", "half", "bfloat16", "type_as"), "cast"),
@@ -60,18 +63,21 @@ def is_trace(spec) -> bool:
     return isinstance(spec, (str, Path)) and str(spec).endswith((".jsonl", ".jsonl.gz"))
 
 
+#: matrix products a trace may record (replayed as GEMMs)
+MATMUL_FNS = ("linear", "addmm", "matmul", "bmm", "mm", "__matmul__", "baddbmm")
+#: largest trace file read (bytes on disk) and largest decompressed stream: the shipped traces
+#: of 7-8B models are about 1 MB of JSON lines
+MAX_TRACE_BYTES = 64 * 2**20
+MAX_TRACE_TEXT = 256 * 2**20
+
+
 def read_trace(path: str | Path) -> tuple[dict, list[dict]]:
     """``(header, op records)``; a :class:`WorkloadError` names the file and line on bad input."""
     path = Path(path)
-    if not path.is_file():
-        raise WorkloadError(f"--workload {path}: trace file not found")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            lines = [line for line in f if line.strip()]
-    except (OSError, EOFError, UnicodeDecodeError) as exc:  # a damaged gzip stream, not UTF-8
-        raise WorkloadError(f"{path}: cannot read the trace ({exc.__class__.__name__}); "
-                            f"allowed: JSON lines, optionally gzipped") from None
+    if not is_file(path):
+        raise WorkloadError(f"--workload {show_path(path)}: trace file not found")
+    text = _trace_text(path)
+    lines = [line for line in text.splitlines() if line.strip()]
     records = []
     for i, line in enumerate(lines, start=1):
         try:
@@ -82,9 +88,44 @@ def read_trace(path: str | Path) -> tuple[dict, list[dict]]:
     header, records = (records[0] if records else {}), records[1:]
     problems = _header_problems(header, path) or [
         p for i, rec in enumerate(records, start=2) for p in _record_problems(rec, path, i)]
+    if not problems:
+        problems = _count_problems(header, records, path)
     if problems:
         raise WorkloadError(problems[:10])
     return header, records
+
+
+def _trace_text(path: Path) -> str:
+    """The file's text, gunzipped when it ends in ``.gz``, each bounded in size."""
+    data = read_bytes(path, MAX_TRACE_BYTES, WorkloadError, "trace")
+    if path.suffix == ".gz":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+                data = f.read(MAX_TRACE_TEXT + 1)
+        except (OSError, EOFError, zlib.error) as exc:  # not gzip, a cut or damaged stream
+            raise WorkloadError(f"{path}: cannot read the trace ({exc.__class__.__name__}: "
+                                f"a damaged or cut gzip stream); allowed: JSON lines, "
+                                f"optionally gzipped") from None
+        if len(data) > MAX_TRACE_TEXT:
+            raise WorkloadError(f"{path}: decompresses to more than {MAX_TRACE_TEXT:,} bytes, "
+                                f"beyond any trace this simulator reads")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WorkloadError(f"{path}: not UTF-8 text (byte {exc.start}); allowed: JSON lines, "
+                            f"optionally gzipped") from None
+
+
+def _count_problems(header: dict, records: list, path) -> list[str]:
+    """The header's ``ops`` count against the records that follow (a cut file, no ops)."""
+    count = header.get("ops")
+    if not _count(count, 1):
+        return [f"{path}: line 1: ops: expected the number of op records (an integer >= 1), "
+                f"got {count!r}"]
+    if len(records) != count:
+        return [f"{path}: the header announces {count:,} op records, the file has "
+                f"{len(records):,} (a cut or padded trace); allowed: a complete trace"]
+    return []
 
 
 #: sources an op input may have
@@ -167,6 +208,13 @@ def _record_problems(rec, path, line: int) -> list[str]:
     rows = rec.get("group_rows")
     if rows is not None and not (isinstance(rows, list) and all(_count(r, 0) for r in rows)):
         out.append(f"{at}: group_rows: expected a list of non-negative integers, got {rows!r:.60}")
+    fn = rec.get("fn")
+    if (isinstance(fn, str) and rows is None and fn not in MATMUL_FNS
+            and fn != "scaled_dot_product_attention" and fn not in VECTOR_CLASS):
+        out.append(f"{at}: fn: {fn!r} is a function this simulator cannot replay; allowed: "
+                   f"{', '.join(MATMUL_FNS)}, scaled_dot_product_attention, a grouped expert "
+                   f"GEMM (group_rows) or an element-wise function such as "
+                   f"{', '.join(sorted(VECTOR_CLASS)[:8])}, ...")
     return out
 
 
@@ -231,6 +279,9 @@ def load_trace_workload(spec: str | Path, overrides=(), native_bits: dict | None
     cfg = Config(data)
     try:
         fields = model_fields(header["model_type"], header["config"])
+    except (TypeError, ValueError):  # a config field that is null, a list or an object
+        raise WorkloadError(f"{label}: line 1: config: its size fields (hidden_size, "
+                            f"num_hidden_layers, ...) must be integers") from None
     except KeyError as exc:
         raise WorkloadError(f"{label}: line 1: config.{exc.args[0]}: missing; a "
                             f"{header['model_type']} config needs it") from None
@@ -256,7 +307,7 @@ def trace_macs(records: list[dict]) -> int:
         if fn == "scaled_dot_product_attention":
             batch, heads, q_len, hd = ins[0]["shape"]
             total += 2 * batch * heads * q_len * ins[1]["shape"][-2] * hd
-        elif fn in ("linear", "addmm", "matmul", "bmm", "mm", "__matmul__", "baddbmm"):
+        elif fn in MATMUL_FNS:
             x = ins[1] if fn in ("addmm", "baddbmm") else ins[0]
             k = ins[1]["shape"][1] if fn == "linear" else x["shape"][-1]
             total += _numel(rec["outputs"][0]["shape"]) * k
@@ -273,6 +324,10 @@ def trace_ops(records: list[dict], cfg: Config, label: str = "trace") -> list:
     for i, rec in enumerate(records):
         try:
             new = _replay(rec, cfg)
+            clash = _shape_clash(rec, new)
+            if clash:
+                new = [f"{rec['fn']}: the tensors' shapes contradict each other ({clash}); "
+                       f"allowed: shapes a {rec['fn']} can have"]
         except (IndexError, KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
             new = [f"{rec['fn']}: its tensors do not have the shapes a {rec['fn']} needs "
                    f"({exc.__class__.__name__}: {exc})"]
@@ -286,11 +341,32 @@ def trace_ops(records: list[dict], cfg: Config, label: str = "trace") -> list:
     return ops
 
 
+def _shape_clash(rec, ops) -> str:
+    """Why a product's operand and result shapes cannot belong together ('' when they can):
+    contraction lengths that differ, or result elements that are not the product's."""
+    fn, ins = rec["fn"], rec["inputs"]
+    shapes = [t["shape"] for t in ins]
+    if fn == "linear" and shapes[0][-1:] != shapes[1][1:2]:
+        return f"input width {shapes[0][-1:]} vs weight {shapes[1]}"
+    if fn in ("matmul", "bmm", "mm", "__matmul__") and len(shapes[1]) > 1 \
+            and shapes[0][-1] != shapes[1][-2]:
+        return f"A {shapes[0]} @ B {shapes[1]}"
+    if fn == "scaled_dot_product_attention" and (
+            len(shapes) < 3 or shapes[0][-1] != shapes[1][-1] or shapes[1][-2] != shapes[2][-2]):
+        return f"query, key, value {shapes[:3]}"
+    replayed = sum(op.macs for op in ops if isinstance(op, Gemm))
+    recorded = trace_macs([rec])
+    if replayed != recorded:
+        return (f"the result {rec['outputs'][0]['shape']} implies {recorded:,} MACs, the "
+                f"operands {replayed:,}")
+    return ""
+
+
 def _replay(rec, cfg: Config) -> list:
     """The simulator ops of one recorded op."""
     if rec["fn"] == "scaled_dot_product_attention":
         return _attention(rec, cfg)
-    if rec["fn"] in ("linear", "addmm", "matmul", "bmm", "mm", "__matmul__", "baddbmm"):
+    if rec["fn"] in MATMUL_FNS:
         return [_gemm(rec, cfg, _linear_name(rec))]
     if "group_rows" in rec:
         return _grouped(rec, cfg)

@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.config import Config, Field, Section, apply_overrides, load_yaml_file, validate
+from sim.config.safe_input import is_file
+from sim.config import REQUIRED, Config, Field, Section, apply_overrides, load_yaml_file, validate
 from sim.errors import WorkloadError, where
 from sim import seqlens
 from sim.ops import Elementwise, Gemm, Op
@@ -32,18 +33,18 @@ MODEL_SCHEMA = Section("A decoder-only transformer", {
     "name": Field("str", None, "Display name", nullable=True),
     "source": Field("str", None, "Where the hyper-parameters come from (paper table, config file)"),
     "style": Field("enum", "llama", "Layer structure family", choices=("llama", "gpt", "opt")),
-    "hidden": Field("int", None, "Model width d_model", positive=True),
-    "layers": Field("int", None, "Decoder layers", positive=True),
-    "heads": Field("int", None, "Query heads", positive=True),
+    "hidden": Field("int", REQUIRED, "Model width d_model", positive=True),
+    "layers": Field("int", REQUIRED, "Decoder layers", positive=True),
+    "heads": Field("int", REQUIRED, "Query heads", positive=True),
     "kv_heads": Field("int", None, "Key/value heads (GQA); null = heads", positive=True, nullable=True),
     "head_dim": Field("int", None, "Per-head width; null = hidden / heads", positive=True, nullable=True),
-    "ffn": Field("int", None, "FFN inner width", positive=True),
+    "ffn": Field("int", REQUIRED, "FFN inner width", positive=True),
     "ffn_act": Field("enum", "silu_gated", "FFN non-linearity",
                      choices=("silu_gated", "gelu", "relu")),
     "norm": Field("enum", "rmsnorm", "Normalisation", choices=("rmsnorm", "layernorm")),
     "subln": Field("bool", False, "Extra norms before o_proj and down_proj (BitNet SubLN)"),
     "bias": Field("bool", False, "Linear layers carry biases"),
-    "vocab": Field("int", None, "Vocabulary size", positive=True),
+    "vocab": Field("int", REQUIRED, "Vocabulary size", positive=True),
     "tied_embeddings": Field("bool", False, "LM head shares the token-embedding matrix"),
     "positional": Field("enum", "rope", "Position encoding", choices=("rope", "learned")),
     "max_positions": Field("int", 2048, "Rows of a learned position table / max context", positive=True),
@@ -56,7 +57,7 @@ MAX_BATCH = 2**20
 MAX_TOKENS = 2**24
 
 WORKLOAD_SCHEMA = Section("What to run", {
-    "model": Field("str", None, "Model id: a file name in workloads/models/ (without .yaml)"),
+    "model": Field("str", REQUIRED, "Model id: a file name in workloads/models/ (without .yaml)"),
     "phase": Field("enum", "decode", "Inference phase", choices=("decode", "prefill")),
     "batch": Field("int", 1, "Sequences processed together", positive=True,
                    maximum=MAX_BATCH),
@@ -122,6 +123,9 @@ class Workload:
     #: MACs of one run from a closed form of the model (not from ``ops``); the invariant check
     #: holds the lowered graph and every report to it
     closed_form_macs: int | None = None
+    #: things the simulation runs with but a user should know (one line each), e.g. a RoPE
+    #: model asked for more positions than it was trained on
+    warnings: tuple[str, ...] = ()
 
     @property
     def tokens(self) -> int:
@@ -145,7 +149,7 @@ def load_model(model_id: str, label: str | None = None) -> Model:
     """Read and validate ``workloads/models/<model_id>.yaml``; ``label`` (the workload's file
     or name) prefixes the message of an unknown model."""
     path = MODEL_DIR / f"{model_id}.yaml"
-    if "/" in model_id or "\\" in model_id or "\0" in model_id or not path.is_file():
+    if "/" in model_id or "\\" in model_id or "\0" in model_id or not is_file(path):
         from sim.config.schema import did_you_mean
         key = where(label, "model") if label else "workload.model"
         raise WorkloadError(f"{key}: unknown model {model_id!r}"
@@ -177,9 +181,9 @@ def resolve_workload_spec(spec: str, overrides: list[tuple[str, object]] = ()) -
     Returns ``(raw_mapping, display_name, file_or_None)``.
     """
     path = Path(spec)
-    if not (spec.endswith((".yaml", ".yml")) or path.is_file()):
+    if not (spec.endswith((".yaml", ".yml")) or is_file(path)):
         path = WORKLOAD_DIR / f"{spec}.yaml"  # a named workload file under workloads/
-    if spec.endswith((".yaml", ".yml")) or path.is_file():
+    if spec.endswith((".yaml", ".yml")) or is_file(path):
         raw = load_yaml_file(path, error=WorkloadError)
         if not isinstance(raw, dict):
             raise WorkloadError(f"{path}: expected a mapping with model:, phase:, ...")
@@ -216,9 +220,33 @@ def load_workload(spec: str | dict, overrides: list[tuple[str, object]] = (),
             f"{spec.get('model')}_{spec.get('phase', 'decode')}", None
     else:
         raw, name, file = resolve_workload_spec(spec, overrides)
-    model, cfg = resolve_workload_config(raw, file or f"workload {name}", native_bits)
+    label = file or f"workload {name}"
+    model, cfg = resolve_workload_config(raw, label, native_bits)
     return Workload(name, model, cfg, tuple(lower(model, cfg)), file,
-                    closed_form_macs(model, cfg))
+                    closed_form_macs(model, cfg), position_warnings(model, cfg, label))
+
+
+def _beyond_positions(model: Model, cfg: Config, label: str) -> str:
+    """The message when the sequence outgrows the model's ``max_positions`` ('' if it fits)."""
+    kind = "learned" if model.positional == "learned" else "RoPE"
+    if cfg.phase == "decode" and cfg.context_len + 1 > model.max_positions:
+        return (f"{where(label, 'context_len')}: {cfg.context_len} + 1 exceeds the "
+                f"{model.max_positions} {kind} positions of {model.id}; allowed: "
+                f"context_len <= {model.max_positions - 1}")
+    if cfg.phase == "prefill" and cfg.prompt_len > model.max_positions:
+        return (f"{where(label, 'prompt_len')}: {cfg.prompt_len} exceeds the "
+                f"{model.max_positions} {kind} positions of {model.id}; allowed: "
+                f"prompt_len <= {model.max_positions}")
+    return ""
+
+
+def position_warnings(model: Model, cfg: Config, label: str) -> tuple[str, ...]:
+    """A RoPE model runs past its trained ``max_positions`` (the rotation extrapolates, as
+    long-context serving does), so the simulation goes on, with a warning; a learned table
+    has no rows there, which :func:`resolve_workload_config` refuses."""
+    problem = _beyond_positions(model, cfg, label) if model.positional == "rope" else ""
+    return (problem.replace("; allowed:", ": simulated anyway (RoPE extrapolates); within "
+                            "the trained length:"),) if problem else ()
 
 
 def resolve_workload_config(raw: dict, label: str, native_bits: dict[str, int] | None = None
@@ -236,12 +264,10 @@ def resolve_workload_config(raw: dict, label: str, native_bits: dict[str, int] |
     if data["kv_bits"] is None:
         data["kv_bits"] = data["act_bits"]
     cfg = Config(data)
-    if cfg.phase == "decode" and cfg.context_len + 1 > model.max_positions and model.positional == "learned":
-        raise WorkloadError(f"{where(label, 'context_len')}: {cfg.context_len} + 1 exceeds the "
-                            f"{model.max_positions} learned positions of {model.id}")
-    if cfg.phase == "prefill" and cfg.prompt_len > model.max_positions and model.positional == "learned":
-        raise WorkloadError(f"{where(label, 'prompt_len')}: {cfg.prompt_len} exceeds the "
-                            f"{model.max_positions} learned positions of {model.id}")
+    if model.positional == "learned":  # positions past the table have no embedding at all
+        problem = _beyond_positions(model, cfg, label)
+        if problem:
+            raise WorkloadError(problem)
     problems = parallel_problems(model, cfg, label)
     if problems:
         raise WorkloadError(problems)

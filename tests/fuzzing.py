@@ -36,7 +36,8 @@ for _name in ARCH_FILES:
 #: kernels run as Python: the JIT-off coverage run)
 CASE_SECONDS = 300 if os.environ.get("NUMBA_DISABLE_JIT") == "1" else 30
 #: problems that concern a whole file and so name no key
-WHOLE_FILE = ("invalid YAML", "expected a mapping", "cannot read", "file not found")
+WHOLE_FILE = ("invalid YAML", "expected a mapping", "cannot read", "file not found", "cannot open",
+              "larger than any", "is a directory", "not a regular file", "not UTF-8")
 #: small workloads the mutated archs run (seconds each at most); MHA so npu_pim's PIM takes them
 SMALL_WORKLOADS = (("gpt2_decode", ("workload.context_len=48",)),
                    ("gpt2_prefill", ("workload.prompt_len=24",)),

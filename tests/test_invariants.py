@@ -84,7 +84,7 @@ def test_faster_than_peak_and_over_unit_utilization_are_caught(monkeypatch):
         p.peak_macs_per_cycle = 1.0
     buggy_plan(monkeypatch, "q_proj", fast)
     lines = violations()
-    assert any("time: op q_proj (layer 0) does" in ln and "above the unit's peak" in ln
+    assert any("time: op q_proj (layer 0) computes" in ln and "above the unit's peak" in ln
                for ln in lines)
     assert any("fractions: utilization of op q_proj (layer 0)" in ln for ln in lines)
 

@@ -55,7 +55,7 @@ def test_double_buffered_preload_is_exact(dataflow):
 
 
 def test_closed_form_examples_from_scalesim_study():
-    # 1x4096x4096 decode GEMV on 128x128 (research/scalesim.md section 5: Total Cycles + 1)
+    # 1x4096x4096 decode GEMV on 128x128 (SCALE-Sim, ISPASS 2020, Sec. 5: Total Cycles + 1)
     assert gemm_compute_cycles("os", 128, 128, 1, 4096, 4096) == 139_200
     assert gemm_compute_cycles("ws", 128, 128, 1, 4096, 4096) == 392_192
     assert gemm_compute_cycles("is", 32, 32, 1, 11008, 4096) == 1_421_056

@@ -27,7 +27,7 @@ def prog(*rows):
     return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
 
-# ---- micro targets (pim.md V-D3 .. V-D6) ------------------------------------------------------
+# ---- micro targets (NeuPIMs (Heo et al., ASPLOS'24) Sec. V-D) ------------------------------------------------------
 @pytest.mark.parametrize("k,occ", [(1, 14), (6, 14), (8, 18), (32, 66)])
 def test_gemv_occupancy_is_2_max_k_6_plus_1(k, occ):
     """Two back-to-back PIM_GEMV(k) on an open row: the second issues 2(max(k,6)+1) later."""
@@ -56,7 +56,7 @@ def test_gwrite_holds_the_pim_queue_96_cycles():
 
 def test_pim_internal_bandwidth_is_16x_external_per_channel():
     """The configured NeuPIMs device: every bank's MAC lanes take 2 B operands each PIM step
-    (2 DRAM cycles) against the channels' external peak (pim.md V-D6)."""
+    (2 DRAM cycles) against the channels' external peak (NeuPIMs (Heo et al., ASPLOS'24) Sec. V-D)."""
     from sim.arch import load_arch
     from sim.families.npu_pim import NpuPim
     arch = load_arch("arch_configs/neupims.yaml")
@@ -67,7 +67,7 @@ def test_pim_internal_bandwidth_is_16x_external_per_channel():
 
 
 def test_mha_estimator_matches_neupims_algorithm_1():
-    """GPT3-7B TP4, L = 300 with NeuPIMs' 184 / 100 constants: 10,568 cycles (pim.md 2.5)."""
+    """GPT3-7B TP4, L = 300 with NeuPIMs' 184 / 100 constants: 10,568 cycles (NeuPIMs (Heo et al., ASPLOS'24) Sec. IV)."""
     assert mha_estimate(NEUPIMS_7B_TP4, 300) == 10568
 
 
@@ -153,7 +153,7 @@ def test_single_row_buffer_blocks_normal_reads_dual_interleaves_them():
 
 # ---- request lengths and channel assignment -------------------------------------------------------
 def test_sharegpt_snapshot_mean_near_neupims_traces():
-    """NeuPIMs' bs512 ShareGPT traces have mean seq_len 297-300 (pim.md V-D7); within 5 %."""
+    """NeuPIMs' bs512 ShareGPT traces have mean seq_len 297-300 (NeuPIMs (Heo et al., ASPLOS'24) Sec. V-D); within 5 %."""
     lens = np.array(snapshot_lengths("sharegpt", 512, 0))
     assert abs(lens.mean() - 300) / 300 < 0.05
     assert lens.max() <= 2048

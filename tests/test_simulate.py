@@ -85,7 +85,7 @@ def test_small_sram_spills_activations_to_dram():
 
 
 def test_prefill_utilisation_matches_scalesim_figure():
-    """SCALE-Sim: (2048, 4096, 4096) on 128x128 WS -> 84.28 % util (research/scalesim.md)."""
+    """SCALE-Sim: (2048, 4096, 4096) on 128x128 WS -> 84.28 % util (SCALE-Sim, Samajdar et al., ISPASS 2020, Sec. 5)."""
     r = simulate(load_arch(SYSTOLIC, ["dram.model=ideal", "dram.bandwidth=100 TB/s",
                                       "array.stationary_preload=serial"]), "llama7b_prefill",
                  ["workload.prompt_len=2048"])

@@ -96,7 +96,7 @@ def test_replay_cli_matches_the_api(tmp_path):
 
 
 HEADER = ('{"format": "accelsim-trace", "version": 1, "model_type": "gpt2", "config": {}, '
-          '"phase": "decode", "batch": 1, "context_len": 4}\n')
+          '"phase": "decode", "batch": 1, "context_len": 4, "ops": 1}\n')
 
 
 @pytest.mark.parametrize("content, message", [

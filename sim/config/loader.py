@@ -6,31 +6,23 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from sim.config.safe_input import (MAX_YAML_BYTES, YAML_ERRORS, YamlInputError, is_file, load_yaml_text, read_text,
+                                   yaml_error_message)
 from sim.errors import ConfigError, where
 
 MAX_EXTENDS_DEPTH = 8
+#: longest --set value (characters)
+MAX_OVERRIDE_CHARS = 65_536
 
 
 def load_yaml_file(path: str | Path, error=ConfigError) -> Any:
-    """Parse one YAML file; a missing file or a syntax error becomes ``error`` with file:line."""
-    path = Path(path)
+    """Parse one YAML file; an unreadable file or a bad document becomes ``error`` with the
+    file (and line); see :mod:`sim.config.safe_input` for what is refused."""
+    text = read_text(path, MAX_YAML_BYTES, error, "YAML file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error(f"{path}: file not found") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read ({exc.__class__.__name__})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}:" if mark is not None else ""
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise error(f"{path}:{line} invalid YAML: {reason}") from None
-    except RecursionError:
-        raise error(f"{path}: invalid YAML: nesting too deep") from None
+        return load_yaml_text(text)
+    except YAML_ERRORS as exc:
+        raise error(f"{path}:{yaml_error_message(exc)}") from None
 
 
 def deep_merge(base: dict, top: dict) -> dict:
@@ -44,8 +36,11 @@ def deep_merge(base: dict, top: dict) -> dict:
     return out
 
 
-def resolve_extends(data: dict, file: Path, search_dirs: list[Path], depth: int = 0) -> dict:
-    """Merge the chain of ``extends:`` presets below ``data`` (the child wins)."""
+def resolve_extends(data: dict, file: Path, search_dirs: list[Path], depth: int = 0,
+                    merge=None) -> dict:
+    """Merge the chain of ``extends:`` presets below ``data`` (the child wins); ``merge(parent,
+    child)`` does each step (default :func:`deep_merge`)."""
+    merge = merge or deep_merge
     parent_name = data.get("extends")
     if parent_name is None:
         return data
@@ -60,8 +55,8 @@ def resolve_extends(data: dict, file: Path, search_dirs: list[Path], depth: int 
     parent = load_yaml_file(parent_path)
     if not isinstance(parent, dict):
         raise ConfigError(f"{parent_path}: expected a mapping at the top level")
-    parent = resolve_extends(parent, parent_path, search_dirs, depth + 1)
-    return deep_merge(parent, child)
+    parent = resolve_extends(parent, parent_path, search_dirs, depth + 1, merge)
+    return merge(parent, child)
 
 
 def _find_preset(name: str, file: Path, search_dirs: list[Path]) -> Path:
@@ -69,7 +64,7 @@ def _find_preset(name: str, file: Path, search_dirs: list[Path]) -> Path:
     for d in search_dirs:
         candidates += [d / name, d / f"{name}.yaml"]
     for c in candidates:
-        if c.is_file():
+        if is_file(c):
             return c
     known = sorted({p.stem for d in [file.parent, *search_dirs] if d.is_dir()
                     for p in d.glob("*.yaml")})
@@ -85,10 +80,15 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set {text}: the key must be a dotted path such as array.rows")
+    if len(raw) > MAX_OVERRIDE_CHARS:
+        raise ConfigError(f"--set {key}: a value of {len(raw):,} characters; allowed: at most "
+                          f"{MAX_OVERRIDE_CHARS:,}")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
+        value = load_yaml_text(raw) if raw.strip() else None
+    except YAML_ERRORS as exc:
+        if isinstance(exc, YamlInputError):  # valid syntax, refused (alias bomb, bad tag)
+            raise ConfigError(f"--set {key}:{yaml_error_message(exc)}") from None
+        value = raw  # not YAML: taken as the plain string
     return key, value
 
 

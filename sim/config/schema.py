@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from typing import Any
 
 from sim.config.fields import Field, Section
@@ -19,6 +20,10 @@ from sim.units import UNITS, UnitError, parse_quantity
 #: float64 and products of a few stay inside int64 for the Numba kernels); fields may set tighter
 #: bounds of their own
 LIMIT = float(2**53)
+#: the words YAML 1.1 turns into booleans, tried in order for an enum field that has them
+YAML_BOOL_WORDS = {False: ("off", "no", "false", "none"), True: ("on", "yes", "true")}
+#: a plain decimal number in exponent form that YAML 1.1 leaves as a string (``1e-3``)
+NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)$")
 
 
 def did_you_mean(name: str, options) -> str:
@@ -79,10 +84,14 @@ def coerce(value: Any, spec: Field, file: str | None, path: str, problems: list[
     if kind == "str":
         return value if isinstance(value, str) and value else bad()
     if kind == "enum":
+        if isinstance(value, bool):  # YAML 1.1 reads off/on/no/yes as booleans
+            value = next((w for w in YAML_BOOL_WORDS[value] if w in spec.choices), value)
         if isinstance(value, str) and value in spec.choices:
             return value
         return bad(f"{_show(value)} is not allowed{did_you_mean(value, spec.choices)}; "
                    f"expected {spec.allowed()}")
+    if isinstance(value, str) and kind in ("int", "float") and NUMBER.match(value.strip()):
+        value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return bad()

@@ -55,7 +55,7 @@ SM = Section("Streaming multiprocessors", {
                         source="H100 SM: 128 FP32 cores (whitepaper)"),
     "ctas_per_sm": Field("int", 1, "Resident GEMM / attention CTAs per SM (large tiles use most "
                          "of shared memory)", positive=True, maximum=32),
-    "tensor_efficiency": Field("float", 0.75, "Sustained fraction of the tensor peak at "
+    "tensor_efficiency": Field("float", 0.71, "Sustained fraction of the tensor peak at "
                                "tech.frequency (clock under power capping, issue stalls)",
                                positive=True, maximum=1.0,
                                source="calibrated: docs/gpu/calibrate.py"),
@@ -75,13 +75,13 @@ L2 = Section("L2 cache", {
 })
 
 MEMORY = Section("How the SMs use HBM", {
-    "sustained": Field("float", 0.85, "Fraction of the DRAM peak a streaming kernel sustains "
+    "sustained": Field("float", 0.80, "Fraction of the DRAM peak a streaming kernel sustains "
                        "(load/store units, L2 and NoC limits)", positive=True, maximum=1.0,
                        source="calibrated: docs/gpu/calibrate.py"),
 })
 
 KERNEL = Section("Kernel launch", {
-    "overhead": Field("time", 2000.0, "Gap plus ramp-up per kernel in a CUDA graph", minimum=0,
+    "overhead": Field("time", 1600.0, "Gap plus ramp-up per kernel in a CUDA graph", minimum=0,
                       source="calibrated: docs/gpu/calibrate.py"),
     "max_split_k": Field("int", 16, "Largest split-K factor the GEMM mapper tries", positive=True,
                          maximum=64),
@@ -92,7 +92,7 @@ ATTENTION = Section("Fused attention kernels", {
                      source="FlashAttention-2 H100 forward kernel tile 128 x 128"),
     "block_kv": Field("int", 128, "Keys per inner step", positive=True,
                       source="FlashAttention-2 H100 forward kernel tile 128 x 128"),
-    "efficiency": Field("float", 0.55, "Fraction of the tensor peak the attention MMAs sustain "
+    "efficiency": Field("float", 0.59, "Fraction of the tensor peak the attention MMAs sustain "
                         "(softmax and rescaling between them)", positive=True, maximum=1.0,
                         source="calibrated: docs/gpu/calibrate.py"),
 })
@@ -133,9 +133,14 @@ class Ctx:
     slots: int  # concurrent CTAs
     resident: int  # activation bytes that stay in L2, bytes
     l2_per_cycle: float  # L2 bandwidth, bytes per cycle
-    mac_e: Price
+    mac_e: Price  # per 16-bit tensor-core MAC, pJ
     fma_e: Price
+    mac_e8: Price  # per 8-bit MAC in sm.eight_bit_format, pJ
     decode: bool = True
+
+    def mac_price(self, bits: int) -> Price:
+        """Energy of one tensor-core MAC on operands of ``bits`` (pJ)."""
+        return self.mac_e8 if bits <= 8 else self.mac_e
 
 
 @dataclass(frozen=True)
@@ -182,10 +187,14 @@ class Gpu(Family):
         costs = CostModel(cfg.tech.node_nm, cfg.tech.vdd)
         mac_e, _ = costs.mac("fp", 16, 16, 32)
         fma_e, _ = costs.fp32_fma()
+        # int8: Horowitz's integer multiplier scaled to 8x8 bits; fp8 has no figure of its own
+        # in the cost table, so it is priced as the FP16 multiplier (an upper bound)
+        mac_e8 = (costs.mac("int", 8, 8, 32)[0] if cfg.sm.eight_bit_format == "int8"
+                  else costs.mac("fp", 8, 8, 32)[0])
         channel = SustainedDram(cfg.dram, file, f, cfg.memory.sustained)
         return Ctx(cfg, file, channel, int(round(cfg.kernel.overhead * 1e-9 * f)),
                    cfg.sm.count * cfg.sm.ctas_per_sm, int(cfg.l2.bytes // 2),
-                   cfg.l2.bandwidth / f, mac_e, fma_e)
+                   cfg.l2.bandwidth / f, mac_e, fma_e, mac_e8)
 
     def units(self, ctx: Ctx) -> list[str]:
         return ["sms"]
@@ -281,7 +290,8 @@ class Gpu(Family):
                      self._reduction_compute(ctx, op, s))
         k_steps = max(1, -(-op.k // s) // K_CHUNK)
         return self._kernel_plan(ctx, grid, op.macs, self._macs_per_cycle(ctx, op.b_bits)
-                                 * ctx.slots, k_steps, {"tensor": op.macs * ctx.mac_e.value},
+                                 * ctx.slots, k_steps,
+                                 {"tensor": op.macs * ctx.mac_price(max(op.a_bits, op.b_bits)).value},
                                  extra)
 
     def _reduction_compute(self, ctx: Ctx, op: Gemm, s: int) -> int:
@@ -307,22 +317,21 @@ class Gpu(Family):
                 lanes = ctx.cfg.sm.count * ctx.cfg.sm.fp32_lanes
                 extra = (0, 0, max(1, -(-partial // 4 // lanes))
                          + math.ceil(partial / ctx.l2_per_cycle))
+            executed = 0
             for n_keys in lens:
                 chunk = -(-n_keys // splits)
                 macs = 2 * op.group * chunk * op.head_dim
                 work += [trip + max(1, math.ceil(macs / rate))] * (heads * splits)
+                executed += macs * heads * splits
             what = f"{len(work)} CTAs (flash-decoding, {splits} key splits)"
         else:  # prefill: one CTA per query block, heavy (late) blocks first
             nq = -(-op.q_len // a.block_q)
-            all_blocks = -(-op.kv_len // a.block_kv)
             head = []  # one head's CTAs; every head has the same
+            executed = 0
             for qb in reversed(range(nq)):
-                kv_blocks = all_blocks
-                if op.causal:
-                    kv_blocks = min(kv_blocks, -(-((qb + 1) * a.block_q
-                                                   + op.kv_len - op.q_len) // a.block_kv))
-                macs = 2 * op.group * a.block_q * kv_blocks * a.block_kv * op.head_dim
+                macs = 2 * op.group * _prefill_block_macs(op, qb, a.block_q, a.block_kv)
                 head.append(trip + max(1, math.ceil(macs / rate)))
+                executed += macs * heads
             work = head * heads
             what = f"{len(work)} CTAs of {a.block_q} queries (FlashAttention-2)"
         q_l2 = self._resident(ctx, op.q_bytes)
@@ -331,8 +340,10 @@ class Gpu(Family):
         store = 0 if q_l2 else op.q_bytes // 2
         l2 = (op.kv_bytes if kv_l2 else 0) + (op.q_bytes if q_l2 else 0)
         grid = Grid(np.array(work, dtype=np.int64), load, store, l2, what)
-        return self._kernel_plan(ctx, grid, op.macs, rate * ctx.slots, 8,
-                                 {"tensor": op.macs * ctx.mac_e.value}, extra)
+        plan = self._kernel_plan(ctx, grid, executed, rate * ctx.slots, 8,
+                                 {"tensor": executed * ctx.mac_e.value}, extra)
+        plan.macs, plan.executed_macs = op.macs, executed
+        return plan
 
     def _plan_elementwise(self, ctx: Ctx, op: Elementwise) -> OpPlan:
         sm = ctx.cfg.sm
@@ -398,7 +409,20 @@ class Gpu(Family):
         def cite(price: Price) -> list[str]:
             return [f"{e}: {source_of(e)}" for e in price.entries] + (
                 [price.rule] if price.rule else [])
-        return {"tensor": cite(ctx.mac_e), "cuda_cores": cite(ctx.fma_e)}
+        return {"tensor": cite(ctx.mac_e) + [f"8-bit ({ctx.cfg.sm.eight_bit_format}): " + e
+                                             for e in cite(ctx.mac_e8)],
+                "cuda_cores": cite(ctx.fma_e)}
+
+
+def _prefill_block_macs(op: Attention, qb: int, block_q: int, block_kv: int) -> int:
+    """Query-key-dim products one CTA computes for query block ``qb`` of one query head, in
+    whole tiles as the kernel runs them: ``block_q`` rows times the key blocks it visits (all,
+    or with ``causal`` those up to the block's last query, the diagonal block whole: the masked
+    blocks after it are skipped) times ``block_kv`` keys, times ``head_dim``."""
+    kv_blocks = -(-op.kv_len // block_kv)
+    if op.causal:  # queries sit at the end of the keys: query i sees kv_len - q_len + i + 1
+        kv_blocks = min(kv_blocks, -(-((qb + 1) * block_q + op.kv_len - op.q_len) // block_kv))
+    return block_q * kv_blocks * block_kv * op.head_dim
 
 
 __all__ = ["Gpu", "GEMM_TILES", "SustainedDram"]

@@ -37,7 +37,7 @@ from sim.components import TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, sram_section, s
 from sim.config import Config, Field, Section
 from sim.costs import CostModel, Price, source_of
 from sim.engine import coalesce
-from sim.errors import where
+from sim.errors import ConfigError, where
 from sim.family import AreaItem, Family, OpPlan, memory_and_vector_area, register_family
 from sim.families._lut_unit import FORMATS, LutDesign, UnitCost, lut_unit_cost, mac_unit_cost
 from sim.kernels import lut_tc as K
@@ -295,6 +295,7 @@ class LutTc(Family):
         clusters, port = cfg.chip.clusters, cfg.chip.port_bits
         (tm, tn, tk), (bm, bn, bk) = p.tile, p.block
         vlanes = cfg.vector.lanes // clusters
+        _check_block_steps(ctx, op, p)
         bm, bn, split, wave_end, reduce = best_tiling(op, p, clusters, vlanes, port)
         makespan = int(wave_end[-1]) + reduce
         comp = np.diff(np.r_[0, wave_end])  # one tile per wave of blocks on the clusters
@@ -393,6 +394,23 @@ def apportion(total: int, weights: np.ndarray) -> np.ndarray:
     exactly (cumulative rounding, so no byte is lost or invented)."""
     edges = np.round(total * np.cumsum(weights) / weights.sum()).astype(np.int64)
     return np.diff(np.r_[0, edges])
+
+
+#: block k-steps one GEMM may take (blocks x k-steps of the configured block): the kernels'
+#: cost grows with them; LLaMA-7B's FFN prefill with 4 x 4 x 4 blocks has 3.6e8 (about 9 s)
+MAX_BLOCK_STEPS = 2**29
+
+
+def _check_block_steps(ctx: Ctx, op: Gemm, p: Path) -> None:
+    """Refuse a GEMM whose configured blocks would take more than :data:`MAX_BLOCK_STEPS`."""
+    bm, bn, bk = p.block
+    steps = op.count * -(-op.m // bm) * -(-op.n // bn) * -(-op.k // bk)
+    if steps > MAX_BLOCK_STEPS:
+        key = {"lut": "lut.block_m", "mac": "mac.block_m"}.get(p.unit, "mac.block_m")
+        raise ConfigError(f"{where(ctx.file, key)}: op {op.name} ({op.shape}) needs {steps:,} "
+                          f"block k-steps of {bm}x{bn}x{bk} blocks; the simulator allows at "
+                          f"most {MAX_BLOCK_STEPS:,} per GEMM (its cost grows with them); "
+                          f"allowed: larger block_m / block_n / block_k")
 
 
 def best_tiling(op: Gemm, p: Path, clusters: int, vlanes: int, port: int):

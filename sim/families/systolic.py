@@ -32,9 +32,9 @@ from sim.components import TECH, VECTOR, sram_section, sram_word_bytes
 from sim.config import Config, Field, Section
 from sim.costs import CostModel, Price, source_of
 from sim.engine import coalesce
-from sim.errors import where
+from sim.errors import ConfigError, where
 from sim.family import AreaItem, Family, OpPlan, register_family
-from sim.kernels.systolic import DATAFLOWS, PRELOADS, Folds, fold_grid
+from sim.kernels.systolic import DATAFLOWS, PRELOADS, Folds, fold_grid, spatial_map
 from sim.memory import DRAM, DramSystem
 from sim.memory.sram import SramBuffer, source as sram_source
 from sim.ops import Elementwise, Gemm, bits_to_bytes
@@ -173,6 +173,7 @@ class Systolic(Family):
     def _plan_gemm(self, ctx: Ctx, op: Gemm) -> OpPlan:
         cfg, R, C, df = ctx.cfg, ctx.rows, ctx.cols, ctx.dataflow
         acc = cfg.array.acc_bits
+        _check_fold_count(ctx, op)
         folds = fold_grid(df, R, C, op.m, op.n, op.k, cfg.array.stationary_preload)
         first_cpf, cpf = folds.first_cycles, folds.later_cycles
         a_resident = op.a_bytes <= ctx.resident_bytes
@@ -334,6 +335,22 @@ def _repeat_groups(groups: tuple, reps: int) -> tuple:
     if len(counts) == 1:
         return (counts * reps, *cols)
     return coalesce(np.tile(counts, reps), *[np.tile(c, reps) for c in cols])
+
+
+#: folds one GEMM may take: the plan holds a few integers per fold, so this bounds its memory
+#: (about 1 GB at the limit); LLaMA-7B's FFN on a 4x4 array has 2.8 million
+MAX_FOLDS = 2**22
+
+
+def _check_fold_count(ctx: Ctx, op: Gemm) -> None:
+    """Refuse a GEMM that would fold onto the array more than :data:`MAX_FOLDS` times."""
+    sr, sc, _ = spatial_map(ctx.dataflow, op.m, op.n, op.k)
+    folds = -(-sr // ctx.rows) * -(-sc // ctx.cols)
+    if folds > MAX_FOLDS:
+        raise ConfigError(f"{where(ctx.file, 'array.rows')}: op {op.name} ({op.shape}) folds "
+                          f"{folds:,} times onto the {ctx.rows}x{ctx.cols} array; the simulator "
+                          f"plans at most {MAX_FOLDS:,} folds per GEMM (memory grows with "
+                          f"folds); allowed: a larger array or a smaller workload")
 
 
 def _first_tile_cycles(groups: tuple, first_cycles: int) -> tuple:

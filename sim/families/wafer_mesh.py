@@ -36,12 +36,12 @@ REDUCTIONS = {"rmsnorm": 1, "layernorm": 2, "softmax": 2}
 
 MESH = Section("The wafer's mesh and the sub-mesh each phase runs on", {
     "rows": Field("int", 750, "Usable core rows", positive=True, maximum=4096,
-                  source="WSE-2 SDK kernel rectangle 750 x 994 (wafer.md 1.1)"),
+                  source="WSE-2 SDK kernel rectangle 750 x 994 (Cerebras SDK documentation; WaferLLM artifact)"),
     "cols": Field("int", 994, "Usable core columns", positive=True, maximum=4096,
-                  source="WSE-2 SDK kernel rectangle 750 x 994 (wafer.md 1.1)"),
+                  source="WSE-2 SDK kernel rectangle 750 x 994 (Cerebras SDK documentation; WaferLLM artifact)"),
     "decode_side": Field("int", 360, "Cores a side of the square region a decode layer runs on",
                          positive=True, maximum=4096,
-                         source="WaferLLM autotuning, LLaMA3-8B decode 360 x 360 (wafer.md 2.1)"),
+                         source="WaferLLM autotuning, LLaMA3-8B decode 360 x 360 (WaferLLM (He et al., OSDI'25) Sec. 7 autotuning)"),
     "prefill_side": Field("int", 660, "Cores a side of the region a prefill layer runs on",
                           positive=True, maximum=4096,
                           source="WaferLLM autotuning, LLaMA3-8B prefill 660 x 660"),
@@ -49,12 +49,12 @@ MESH = Section("The wafer's mesh and the sub-mesh each phase runs on", {
 
 CORE = Section("One core", {
     "sram": Field("bytes", 48 * 1024, "Local SRAM", positive=True,
-                  source="WSE-2: 48 KB per core, 40 GB total (wafer.md 1.2)"),
+                  source="WSE-2: 48 KB per core, 40 GB total (Cerebras WSE-2/WSE-3 product briefs, Hot Chips 34 (Lie, 2022))"),
     "reserved": Field("bytes", 2 * 1024, "SRAM kept for code, buffers and stacks (not weights "
                       "or KV)", minimum=0, source="calibrated: LLaMA3-8B KV capacity with the "
                       "shift layout within 1 % of WaferLLM Table 5 (137,548 tokens)"),
     "simd": Field("int", 4, "FP16 MACs per cycle of a vector instruction", positive=True,
-                  maximum=64, source="WSE-2 4-wide FP16 SIMD (HC34; wafer.md 1.2)"),
+                  maximum=64, source="WSE-2 4-wide FP16 SIMD (HC34; Cerebras WSE-2/WSE-3 product briefs, Hot Chips 34 (Lie, 2022))"),
     "vec_overhead": Field("int", 11, "Cycles per vector instruction (DSD / @map setup)",
                           minimum=0, source="calibrated: LLaMA3-8B 4K prefill on 600 x 600 "
                           "within 2 % of WaferLLM Table 3 (the other points validate)"),
@@ -64,22 +64,22 @@ CORE = Section("One core", {
     "pj_per_byte_sram": Field("float", 0.6, "SRAM access energy", unit="pJ", minimum=0,
                               source="estimate: 7 nm 48 KB SRAM, ~0.6 pJ/B"),
     "area_mm2": Field("float", 0.038, "Core area incl. SRAM and router", unit="mm2",
-                      positive=True, source="HC34: 38,000 um^2 per core (wafer.md 1.2)"),
+                      positive=True, source="HC34: 38,000 um^2 per core (Cerebras WSE-2/WSE-3 product briefs, Hot Chips 34 (Lie, 2022))"),
 })
 
 FABRIC = Section("The on-wafer network", {
     "alpha": Field("int", 1, "Cycles per pass-through hop", positive=True,
-                   source="SDK: neighbours exchange a wavelet in one cycle (wafer.md 1.1)"),
+                   source="SDK: neighbours exchange a wavelet in one cycle (Cerebras SDK documentation; WaferLLM artifact)"),
     "ramp": Field("int", 2, "Cycles between a core and its router, each way", minimum=0,
-                  source="Luczynski et al. HPDC'24, T_R ~ 2 (secondary, wafer.md 1.1)"),
+                  source="Luczynski et al. HPDC'24, T_R ~ 2 (secondary, Cerebras SDK documentation; WaferLLM artifact)"),
     "relay": Field("int", 16, "Cycles a software relay stage (receive, add, re-inject) adds",
                    positive=True, source="calibrated: LLaMA3-8B decode on 540 x 540 within 1 % "
-                   "of WaferLLM Table 4; >= 2 ramp + 1 (wafer.md 1.1)"),
+                   "of WaferLLM Table 4; >= 2 ramp + 1 (Cerebras SDK documentation; WaferLLM artifact)"),
     "elems_per_wavelet": Field("int", 1, "FP16 elements per 32-bit wavelet", positive=True,
                                maximum=2, source="WaferLLM kernels move 16-bit elements "
-                               "(wafer.md 5: unverified)"),
+                               "(no public figure: assumption)"),
     "colors": Field("int", 24, "Routes (colours) a router holds", positive=True, maximum=1024,
-                    source="WSE-2: 24 routable colours (SDK; wafer.md 1.1)"),
+                    source="WSE-2: 24 routable colours (SDK; Cerebras SDK documentation; WaferLLM artifact)"),
     "step_sync": Field("int", 10, "Cycles per algorithm step to swap buffers and re-arm the "
                        "receives", minimum=0, source="assumption: one task activation"),
     "pj_per_wavelet_hop": Field("float", 3.2, "Energy to move one 32-bit wavelet one hop",
@@ -91,7 +91,7 @@ ALGORITHMS = Section("Distributed algorithm per op type", {
     "gemm": Field("enum", "meshgemm", "GEMMs (prefill)", choices=GEMM_ALGORITHMS),
     "gemv": Field("enum", "meshgemv", "GEMVs (decode)", choices=GEMV_ALGORITHMS),
     "gemv_groups": Field("int", 0, "MeshGEMV groups per line (0: about sqrt of the side)",
-                         minimum=0, source="WaferLLM repo: 24 groups at 720 (wafer.md 2.3)"),
+                         minimum=0, source="WaferLLM repo: 24 groups at 720 (WaferLLM artifact)"),
     "kv_layout": Field("enum", "shift", "KV cache: shift (spread over every core of the region) "
                        "or concat (only the last row's cores grow)", choices=("shift", "concat")),
 })
@@ -100,7 +100,7 @@ ENERGY = Section("The paper's energy convention", {
     "device_power_w": Field("float", 15000.0, "Device power for energy = power x time",
                             unit="W", positive=True,
                             source="WSE-2 15 kW chip; WaferLLM's ratios imply 37.5 x A100 "
-                                   "(wafer.md 1.2)"),
+                                   "(Cerebras WSE-2/WSE-3 product briefs, Hot Chips 34 (Lie, 2022))"),
 })
 
 SCHEMA = Section("Wafer-scale mesh of cores with local SRAM", {

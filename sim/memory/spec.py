@@ -94,8 +94,9 @@ DRAM = Section("Off-chip DRAM: a preset standard, optional overrides, controller
     "page_policy": Field("enum", "open", "open: rows stay open after an access; closed: "
                          "auto-precharge when no queued request hits the row",
                          choices=("open", "closed")),
-    "queue_depth": Field("int", 32, "Requests each controller holds for FR-FCFS scheduling",
-                         positive=True, maximum=4096,
+    "queue_depth": Field("int", 32, "Requests each controller holds for FR-FCFS scheduling "
+                         "(at most 256: the scheduler scans the queue on every command)",
+                         positive=True, maximum=256,
                          source="DRAMsim3 trans_queue_size default 32"),
     "refresh": Field("enum", "staggered", "All-bank refresh every tREFI per rank: staggered "
                      "(rank r first due at (r+1) tREFI / ranks, DRAMsim3's default), "
@@ -115,6 +116,25 @@ DRAM = Section("Off-chip DRAM: a preset standard, optional overrides, controller
     "phy_area": Field("area", 0.0, "On-die PHY + controller area attributed to this chip",
                       minimum=0),
 })
+
+
+#: banks of the whole DRAM system the command-level model simulates (state arrays per bank)
+MAX_BANKS = 2**17
+
+#: ``dram:`` keys whose meaning belongs to one preset (its organisation, timings, interface
+#: energy and PHY): a config that changes ``dram.preset`` does not inherit them
+PRESET_KEYS = ("channels", "pseudo_channels", "ranks", "bankgroups", "banks_per_group", "rows",
+               "row_bytes", "address_mapping", "timing", "io_energy_per_bit", "phy_area")
+
+
+def rebase_preset(base: dict, top: dict) -> dict:
+    """``base`` (a raw arch mapping) without its preset-specific ``dram:`` keys when ``top``
+    (the child config, or the overrides as a mapping) sets another ``dram.preset``."""
+    new = (top.get("dram") or {}).get("preset") if isinstance(top.get("dram"), dict) else None
+    dram = base.get("dram")
+    if new is None or not isinstance(dram, dict) or dram.get("preset", "HBM2") == new:
+        return base
+    return {**base, "dram": {k: v for k, v in dram.items() if k not in PRESET_KEYS}}
 
 
 @dataclass(frozen=True)
@@ -267,6 +287,14 @@ def _org_problems(spec: DramSpec, file, addressed: bool = True) -> list[str]:
     out = []
     if not addressed:
         return out
+    o = spec.org
+    banks = (o["channels"] * o["pseudo_channels"] * o["ranks"] * o["bankgroups"]
+             * o["banks_per_group"])
+    if banks > MAX_BANKS:
+        out.append(f"{where(file, 'dram.channels')}: channels x pseudo_channels x ranks x "
+                   f"bankgroups x banks_per_group = {banks:,} banks; the cycle model keeps "
+                   f"state per bank and allows at most {MAX_BANKS:,} (a 16-stack HBM3 system "
+                   f"has about 8,192); allowed: fewer, or dram.model: ideal")
     sizes = field_sizes(spec)
     if spec.org["row_bytes"] % spec.access_bytes:
         out.append(f"{where(file, 'dram.row_bytes')}: {spec.org['row_bytes']} B is not a multiple "
