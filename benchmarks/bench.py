@@ -1,7 +1,8 @@
 """Speed benchmark (not a test): decode and 2048-token prefill on both systolic configs and the
 bit-slice engines (value-dependent timing), the cost
 of the command-level DRAM model (decode with dram.model=cycle vs ideal), and one 13.5 GB
-stream (the LLaMA-7B weights) through a 32-channel HBM2 device.
+stream (the LLaMA-7B weights) through a 32-channel HBM2 device, and the time to write the
+five --plot PNGs of two long runs (the target is under 2 s each).
 
     python benchmarks/bench.py            # cold (fresh JIT cache) and warm timings
     python benchmarks/bench.py --warm-only
@@ -77,6 +78,23 @@ print(json.dumps({"stream_s": t1 - t0, "requests": r.requests, "extrapolated": r
 """
 
 
+PLOT_CHILD = r"""
+import json, sys, tempfile, time
+from sim import load_arch, simulate
+from sim.plots import write_plots
+report = simulate(load_arch(sys.argv[1]), sys.argv[2], sys.argv[3:])
+import matplotlib.pyplot  # imported by write_plots; loaded here so it is not timed
+t0 = time.perf_counter()
+with tempfile.TemporaryDirectory() as out:
+    write_plots(report, out)
+print(json.dumps({"plot_s": time.perf_counter() - t0, "intervals": len(report.intervals)}))
+"""
+#: --plot cases: many intervals (NeuPIMs' concurrent units, a long prefill)
+PLOT_CASES = [("neupims.yaml", "gpt3_7b_decode", ["workload.batch=64",
+                                                  "workload.context_dist=sharegpt"]),
+              ("systolic.yaml", "llama7b_prefill", ["workload.prompt_len=2048"])]
+
+
 def run_child(arch: str, workload: str, overrides: list[str], cache_dir: str) -> dict:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     out = subprocess.run([sys.executable, "-c", CHILD, str(ROOT / "arch_configs" / arch), workload,
@@ -101,6 +119,13 @@ def main() -> None:
         imp = statistics.median(r["import_s"] for r in warm)
         c = "-" if cold is None else f"{cold['import_s'] + cold['simulate_s']:.2f}"
         print(f"{arch:<22}{label:<34}{c:>9}{w:>9.3f}{imp:>10.2f}{warm[0]['cycles']:>16,}")
+    for arch, workload, overrides in PLOT_CASES:
+        r = json.loads(subprocess.run([sys.executable, "-c", PLOT_CHILD,
+                                       str(ROOT / "arch_configs" / arch), workload, *overrides],
+                                      capture_output=True, text=True, check=True)
+                       .stdout.strip().splitlines()[-1])
+        print(f"--plot (5 PNGs) {arch} {workload}: {r['plot_s']:.2f} s for "
+              f"{r['intervals']:,} intervals")
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         runs = [json.loads(subprocess.run([sys.executable, "-c", STREAM_CHILD], env=env,

@@ -153,18 +153,27 @@ def area_figure(report):
 
 
 # ---- roofline ------------------------------------------------------------------------------
+def _memory_bytes(report, r) -> int:
+    """The bytes of op ``r`` at the level its roofline is drawn against: off chip (DRAM, plus
+    what processing-in-memory units read inside the banks), or SRAM for a design without DRAM
+    (a wafer keeps everything on chip)."""
+    b = r.bytes
+    if report.dram:
+        return b["dram_read"] + b["dram_write"] + b.get("pim_read", 0)
+    return b["sram_read"] + b["sram_write"]
+
+
 def roofline_points(report) -> dict[str, np.ndarray]:
-    """Per unit: ``(intensity, achieved rate)`` of its ops, in operations per memory byte and
-    operations per second. Operations are executed MACs, or vector ops for ops without MACs;
-    memory bytes are those read or written off chip: DRAM, plus the bytes processing-in-memory
-    units read inside the banks (``pim_read``); an op that moves none is drawn at 1 byte."""
+    """Per unit: ``(intensity, achieved rate)`` of its ops, in operations per memory byte
+    (:func:`_memory_bytes`) and operations per second. Operations are executed MACs, or vector
+    ops for ops without MACs; an op that moves no byte is drawn at 1 byte."""
     f = report.frequency_hz
     points: dict[str, list] = {}
     for r in report.ops:
         work = r.executed_macs if r.macs else r.vector_ops
         if not work or not r.cycles:
             continue
-        traffic = r.bytes["dram_read"] + r.bytes["dram_write"] + r.bytes.get("pim_read", 0)
+        traffic = _memory_bytes(report, r)
         points.setdefault(r.unit, []).append((work / max(traffic, 1), work / (r.cycles / f)))
     return {u: np.array(v) for u, v in points.items()}
 
@@ -206,7 +215,8 @@ def roofline_figure(report):
                     gid=f"ceiling|{unit}")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("operations per off-chip byte (DRAM, PIM bank reads)")
+    ax.set_xlabel("operations per off-chip byte (DRAM, PIM bank reads)" if report.dram
+                  else "operations per SRAM byte (no DRAM)")
     ax.set_ylabel("achieved operations / s")
     slope = f", DRAM {bw / 1e9:.0f} GB/s" if bw > 0 else ", no DRAM"
     ax.set_title(f"roofline (MACs, or vector ops){slope}", fontsize=9)
