@@ -31,7 +31,7 @@ from sim.kernels.mesh import run_streams
 GEMM_ALGORITHMS = ("meshgemm", "cannon", "summa", "allgather")
 GEMV_ALGORITHMS = ("meshgemv", "chain", "ring")
 #: routes (colours) a router needs for each algorithm
-ROUTES = {"meshgemm": 12, "meshgemv": 10,            # WaferLLM repo (Cerebras SDK documentation; WaferLLM artifact)
+ROUTES = {"meshgemm": 12, "meshgemv": 10,            # WaferLLM code
           "cannon": 4, "summa": 4, "allgather": 4,   # ours: one per axis and direction
           "chain": 2, "ring": 12}                    # ours: ring on the interleaved order
 MAX_DEPS = 4  # a K-tree root waits for two chains and two neighbour roots

@@ -1,6 +1,6 @@
 """PIM attention on HBM banks: timing vector, KV-cache layout, channel programs, channel runs.
 
-NeuPIMs / Newton dataflow (NeuPIMs (Heo et al., ASPLOS'24) Sec. IV, KV-cache layout): each request's K and V live in one
+NeuPIMs / Newton dataflow (NeuPIMs, ASPLOS'24, Sec. IV): each request's K and V live in one
 channel. A *tile* is the same row in all ``banks`` banks of the channel.
 
 * Logits ``q K^T``: bank ``b`` of key tile ``t`` holds token ``banks * t + b``; a row holds
@@ -32,16 +32,17 @@ from sim.kernels.pim import (GWRITE, MARK, N_TIMING, P_ACT_GACT, P_CL, P_GEMV_GW
                              S_MACCMD, S_NORMAL_END, S_PIM_END, S_PPRE, S_PRE, S_RD,
                              S_READS_BESIDE_PIM, TILE, WAIT, run_channel)
 
-#: PIM command timings that are not DRAM-standard parameters (NeuPIMs NewtonSim, NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 extern/NewtonSim/src/timing.cc).
+#: PIM command timings that are not DRAM-standard parameters. NeuPIMs@f299af3 is the authors'
+#: artifact, github.com/casys-kaist/NeuPIMs at commit f299af3, with NewtonSim in extern/.
 PIM_TIMING_SOURCES = {
-    "tGW": "GWRITE = (tCCD_S + tCCD_L) x 32 = 96 cycles (NeuPIMs NewtonSim, NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 extern/NewtonSim/src/configuration.cc gwrite_delay)",
-    "gemv_to_pim_pre": "PIM_GEMV -> PIM_PRE 5 cycles (NewtonSim, NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 extern/NewtonSim/src/timing.cc)",
-    "gemv_to_rd": "PIM_GEMV -> RD 4 cycles: result burst + rank switch (NewtonSim, NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 extern/NewtonSim/src/timing.cc)",
-    "rd_to_gemv": "RD -> PIM_GEMV 2 cycles, other bank group (NewtonSim, NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 extern/NewtonSim/src/timing.cc)",
-    "gemv_to_gwrite": "PIM_GEMV -> GWRITE 2 cycles (NewtonSim, NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 extern/NewtonSim/src/timing.cc)",
-    "gemv_occupancy": "PIM_GEMV(k) holds the channel 2 (max(k, 6) + 1) cycles (NewtonSim, NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 extern/NewtonSim/src/timing.cc)",
-    "pim_to_pre": "PIM -> normal PRE 5 cycles single row buffer, 0 dual (NewtonSim, NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 extern/NewtonSim/src/timing.cc)",
-    "act_to_gact": "ACT <-> G_ACT same bank tRC single row buffer, tRRD_L dual (NewtonSim, NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 extern/NewtonSim/src/timing.cc)",
+    "tGW": "GWRITE = (tCCD_S + tCCD_L) x 32 = 96 cycles (NeuPIMs@f299af3 NewtonSim configuration.cc)",
+    "gemv_to_pim_pre": "PIM_GEMV -> PIM_PRE 5 cycles (NeuPIMs@f299af3 NewtonSim timing.cc)",
+    "gemv_to_rd": "PIM_GEMV -> RD 4 cycles: result burst + rank switch (NeuPIMs@f299af3 NewtonSim timing.cc)",
+    "rd_to_gemv": "RD -> PIM_GEMV 2 cycles, other bank group (NeuPIMs@f299af3 NewtonSim timing.cc)",
+    "gemv_to_gwrite": "PIM_GEMV -> GWRITE 2 cycles (NeuPIMs@f299af3 NewtonSim timing.cc)",
+    "gemv_occupancy": "PIM_GEMV(k) holds the channel 2 (max(k, 6) + 1) cycles (NeuPIMs@f299af3 NewtonSim timing.cc)",
+    "pim_to_pre": "PIM -> normal PRE 5 cycles single row buffer, 0 dual (NeuPIMs@f299af3 NewtonSim timing.cc)",
+    "act_to_gact": "ACT <-> G_ACT same bank tRC single row buffer, tRRD_L dual (NeuPIMs@f299af3 NewtonSim timing.cc)",
 }
 
 

@@ -49,7 +49,7 @@ NPU = Section("The NPU's compute units", {
     "arrays": Field("int", 8, "Systolic arrays of array.rows x array.cols, each with a share "
                     "of the vector lanes", positive=True, maximum=1024,
                     source="NeuPIMs: eight 128x128 systolic arrays with SIMD vector units "
-                           "(NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 configs/systolic_ws_128x128_dev.json)"),
+                           "(casys-kaist/NeuPIMs@f299af3 configs/systolic_ws_128x128_dev.json)"),
 })
 
 PIM = Section("Processing-in-memory in the HBM banks", {
@@ -58,26 +58,26 @@ PIM = Section("Processing-in-memory in the HBM banks", {
                   "buffer", choices=MODES),
     "macs_per_bank": Field("int", 16, "FP16 multipliers per bank (+ adder tree): elements one "
                            "MAC step consumes", positive=True, maximum=1024,
-                           source="NeuPIMs pim_comp_coverage 16 (NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 configs/memory_configs/neupims.json, extern/NewtonSim)"),
+                           source="NeuPIMs pim_comp_coverage 16 (NeuPIMs@f299af3 neupims.json)"),
     "gwrite_cycles": Field("int", 96, "GWRITE latency (DRAM cycles; at most 8,192: the "
                            "channel kernel serves normal reads beside every GWRITE cycle)",
                            positive=True, maximum=2**13,
-                           source="NeuPIMs NewtonSim: (tCCD_S + tCCD_L) x 32 (NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 extern/NewtonSim/src/configuration.cc gwrite_delay)"),
+                           source="NeuPIMs NewtonSim: (tCCD_S + tCCD_L) x 32 (NeuPIMs@f299af3 NewtonSim configuration.cc)"),
     "mac_energy_vs_read": Field("float", 4.0, "Energy of one all-bank MAC command in units of "
                                 "a RD command's", minimum=0,
                                 source="NeuPIMs: 'all-bank computation consumes four times the "
-                                       "power of a read' (Newton), NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 configs/memory_configs/neupims.json, extern/NewtonSim"),
+                                       "power of a read' (Newton), NeuPIMs@f299af3 neupims.json"),
     "gact_energy_vs_act": Field("float", 4.0, "Energy of a G_ACT (four banks) in units of an "
-                                "ACT's", minimum=0, source="NewtonSim G_ACT = 4 x ACT (NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 configs/memory_configs/neupims.json, extern/NewtonSim)"),
+                                "ACT's", minimum=0, source="NewtonSim G_ACT = 4 x ACT (NeuPIMs@f299af3 neupims.json)"),
     "read_lookahead": Field("int", 256, "Dual mode: normal 64 B reads the channel controller "
                             "sees ahead (FR-FCFS window) when it fills the command slots PIM "
                             "leaves free", positive=True, maximum=65536,
-                            source="NeuPIMs: 128-deep per-bank command queues (NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 configs/memory_configs/neupims.json, extern/NewtonSim); "
+                            source="NeuPIMs: 128-deep per-bank command queues (NeuPIMs@f299af3 neupims.json); "
                                    "256 = 16 rows per channel, where the measured read share "
                                    "beside PIM saturates (0.72; 0.42 at 32, 0.72 at 1024)"),
     "row_buffer_area": Field("float", 0.0311, "Dual mode: extra DRAM die area of the second "
                              "row buffers, as a fraction of the DRAM area (reported, not priced)",
-                             minimum=0, source="NeuPIMs: +3.11 % (CACTI 7.0, 22 nm), NeuPIMs (Heo et al., ASPLOS'24) Sec. VI area"),
+                             minimum=0, source="NeuPIMs (ASPLOS'24): +3.11 % (CACTI 7.0, 22 nm)"),
 })
 
 SCHEDULE = Section("How the batch is run", {
@@ -460,7 +460,7 @@ class NpuPim(Family):
                       f"({PIM.fields['mac_energy_vs_read'].source})",
                       f"G_ACT = {p.gact_energy_vs_act} x ACT energy "
                       f"({PIM.fields['gact_energy_vs_act'].source})",
-                      "GWRITE = row_bytes / access_bytes x RD energy (NewtonSim, NeuPIMs artifact casys-kaist/NeuPIMs@f299af3 configs/memory_configs/neupims.json, extern/NewtonSim)",
+                      "GWRITE = row_bytes / access_bytes x RD energy (NeuPIMs@f299af3 NewtonSim)",
                       "RD / ACT energies from the DRAM preset's IDD currents (docs/memory.md)"]
         return out
 

@@ -36,12 +36,12 @@ REDUCTIONS = {"rmsnorm": 1, "layernorm": 2, "softmax": 2}
 
 MESH = Section("The wafer's mesh and the sub-mesh each phase runs on", {
     "rows": Field("int", 750, "Usable core rows", positive=True, maximum=4096,
-                  source="WSE-2 SDK kernel rectangle 750 x 994 (Cerebras SDK documentation; WaferLLM artifact)"),
+                  source="WSE-2 SDK kernel rectangle 750 x 994 (Cerebras SDK docs; WaferLLM code)"),
     "cols": Field("int", 994, "Usable core columns", positive=True, maximum=4096,
-                  source="WSE-2 SDK kernel rectangle 750 x 994 (Cerebras SDK documentation; WaferLLM artifact)"),
+                  source="WSE-2 SDK kernel rectangle 750 x 994 (Cerebras SDK docs; WaferLLM code)"),
     "decode_side": Field("int", 360, "Cores a side of the square region a decode layer runs on",
                          positive=True, maximum=4096,
-                         source="WaferLLM autotuning, LLaMA3-8B decode 360 x 360 (WaferLLM (He et al., OSDI'25) Sec. 7 autotuning)"),
+                         source="WaferLLM autotuning, LLaMA3-8B decode 360 x 360 (WaferLLM, OSDI'25)"),
     "prefill_side": Field("int", 660, "Cores a side of the region a prefill layer runs on",
                           positive=True, maximum=4096,
                           source="WaferLLM autotuning, LLaMA3-8B prefill 660 x 660"),
@@ -49,12 +49,12 @@ MESH = Section("The wafer's mesh and the sub-mesh each phase runs on", {
 
 CORE = Section("One core", {
     "sram": Field("bytes", 48 * 1024, "Local SRAM", positive=True,
-                  source="WSE-2: 48 KB per core, 40 GB total (Cerebras WSE-2/WSE-3 product briefs, Hot Chips 34 (Lie, 2022))"),
+                  source="WSE-2: 48 KB per core, 40 GB total (Cerebras briefs; Hot Chips 34)"),
     "reserved": Field("bytes", 2 * 1024, "SRAM kept for code, buffers and stacks (not weights "
                       "or KV)", minimum=0, source="calibrated: LLaMA3-8B KV capacity with the "
                       "shift layout within 1 % of WaferLLM Table 5 (137,548 tokens)"),
     "simd": Field("int", 4, "FP16 MACs per cycle of a vector instruction", positive=True,
-                  maximum=64, source="WSE-2 4-wide FP16 SIMD (HC34; Cerebras WSE-2/WSE-3 product briefs, Hot Chips 34 (Lie, 2022))"),
+                  maximum=64, source="WSE-2 4-wide FP16 SIMD (Hot Chips 34)"),
     "vec_overhead": Field("int", 11, "Cycles per vector instruction (DSD / @map setup)",
                           minimum=0, source="calibrated: LLaMA3-8B 4K prefill on 600 x 600 "
                           "within 2 % of WaferLLM Table 3 (the other points validate)"),
@@ -64,22 +64,22 @@ CORE = Section("One core", {
     "pj_per_byte_sram": Field("float", 0.6, "SRAM access energy", unit="pJ", minimum=0,
                               source="estimate: 7 nm 48 KB SRAM, ~0.6 pJ/B"),
     "area_mm2": Field("float", 0.038, "Core area incl. SRAM and router", unit="mm2",
-                      positive=True, source="HC34: 38,000 um^2 per core (Cerebras WSE-2/WSE-3 product briefs, Hot Chips 34 (Lie, 2022))"),
+                      positive=True, source="Hot Chips 34: 38,000 um^2 per core"),
 })
 
 FABRIC = Section("The on-wafer network", {
     "alpha": Field("int", 1, "Cycles per pass-through hop", positive=True,
-                   source="SDK: neighbours exchange a wavelet in one cycle (Cerebras SDK documentation; WaferLLM artifact)"),
+                   source="Cerebras SDK docs: neighbours exchange a wavelet in one cycle"),
     "ramp": Field("int", 2, "Cycles between a core and its router, each way", minimum=0,
-                  source="Luczynski et al. HPDC'24, T_R ~ 2 (secondary, Cerebras SDK documentation; WaferLLM artifact)"),
+                  source="Luczynski et al. HPDC'24, T_R ~ 2 (secondary)"),
     "relay": Field("int", 16, "Cycles a software relay stage (receive, add, re-inject) adds",
                    positive=True, source="calibrated: LLaMA3-8B decode on 540 x 540 within 1 % "
-                   "of WaferLLM Table 4; >= 2 ramp + 1 (Cerebras SDK documentation; WaferLLM artifact)"),
+                   "of WaferLLM Table 4; >= 2 ramp + 1 (Cerebras SDK docs; WaferLLM code)"),
     "elems_per_wavelet": Field("int", 1, "FP16 elements per 32-bit wavelet", positive=True,
                                maximum=2, source="WaferLLM kernels move 16-bit elements "
                                "(no public figure: assumption)"),
     "colors": Field("int", 24, "Routes (colours) a router holds", positive=True, maximum=1024,
-                    source="WSE-2: 24 routable colours (SDK; Cerebras SDK documentation; WaferLLM artifact)"),
+                    source="WSE-2: 24 routable colours (Cerebras SDK docs)"),
     "step_sync": Field("int", 10, "Cycles per algorithm step to swap buffers and re-arm the "
                        "receives", minimum=0, source="assumption: one task activation"),
     "pj_per_wavelet_hop": Field("float", 3.2, "Energy to move one 32-bit wavelet one hop",
@@ -100,7 +100,7 @@ ENERGY = Section("The paper's energy convention", {
     "device_power_w": Field("float", 15000.0, "Device power for energy = power x time",
                             unit="W", positive=True,
                             source="WSE-2 15 kW chip; WaferLLM's ratios imply 37.5 x A100 "
-                                   "(Cerebras WSE-2/WSE-3 product briefs, Hot Chips 34 (Lie, 2022))"),
+                                   "(Cerebras briefs; Hot Chips 34)"),
 })
 
 SCHEMA = Section("Wafer-scale mesh of cores with local SRAM", {

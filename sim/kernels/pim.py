@@ -3,7 +3,7 @@
 One call simulates one HBM channel whose banks carry PIM MAC units. The channel runs, in order,
 a *PIM program* (the attention GEMVs of the requests mapped to it) and, optionally, a saturating
 stream of normal reads (the NPU's traffic). Commands and timings follow NeuPIMs' NewtonSim
-(NeuPIMs artifact casys-kaist/NeuPIMs@f299af3: extern/NewtonSim/src/timing.cc and configuration.cc):
+(casys-kaist/NeuPIMs@f299af3: NewtonSim/src/timing.cc and configuration.cc):
 
 * ``GWRITE`` copies a row into the channel's global vector buffer (``tGW`` cycles; the source row
   is taken as open, as NeuPIMs' placeholder source does).

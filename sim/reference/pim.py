@@ -2,7 +2,7 @@
 
 Slow and literal on purpose. Every cycle it expands the PIM program's head into its next
 command (GWRITE, PIM_PRE, G_ACT, PIM_GEMV), asks "is it legal now?" by scanning every command
-issued so far against NeuPIMs' timing rules (NeuPIMs artifact casys-kaist/NeuPIMs@f299af3: extern/NewtonSim/src/timing.cc), and otherwise
+issued so far against NeuPIMs' timing rules (casys-kaist/NeuPIMs@f299af3: NewtonSim/src/timing.cc), and otherwise
 tries the normal reads FR-FCFS. The four-activate window is checked by counting ACT-equivalents
 (a G_ACT counts four). Tests demand the same end cycles and command counts as
 :func:`sim.kernels.pim.run_channel`.
