@@ -150,8 +150,12 @@ def load_sweep(source: str | Path | dict | SweepSpec, overrides=()) -> SweepSpec
         raise SweepError(problems)
     fixed = _mapping(raw.get("set"), label, "set")
     from sim.config import parse_override
+    given: set = set()
     for text in overrides:
         key, value = parse_override(text)
+        if key in given:
+            raise SweepError(f"--set {key}: given twice; allowed: each key once")
+        given.add(key)
         fixed[key] = value
     axes = [Axis((key,), tuple((v,) for v in _grid_values(values, label, f"grid.{key}")))
             for key, values in _mapping(raw.get("grid"), label, "grid").items()]
@@ -166,6 +170,10 @@ def load_sweep(source: str | Path | dict | SweepSpec, overrides=()) -> SweepSpec
     keys = [k for a in axes for k in a.keys]
     for key in {k for k in keys if keys.count(k) > 1}:
         raise SweepError(f"{label}: axis {key} appears more than once (grid, zip or random)")
+    for key in sorted(set(keys) & set(fixed)):
+        raise SweepError(f"{where(label, origins[key])}: {key} is also fixed by "
+                         f"{'--set' if key in given else 'set:'}; an axis and a fixed value "
+                         f"cannot both set it")
     for key in keys + list(fixed):
         _check_key_form(key, label)
     name = _name(raw.get("name"), label) or (Path(file).stem if file else "sweep")

@@ -69,6 +69,8 @@ MATMUL_FNS = ("linear", "addmm", "matmul", "bmm", "mm", "__matmul__", "baddbmm")
 #: of 7-8B models are about 1 MB of JSON lines
 MAX_TRACE_BYTES = 64 * 2**20
 MAX_TRACE_TEXT = 256 * 2**20
+#: op records one trace may hold (the simulation's work grows with them)
+MAX_TRACE_OPS = 200_000
 
 
 def read_trace(path: str | Path) -> tuple[dict, list[dict]]:
@@ -119,6 +121,9 @@ def _trace_text(path: Path) -> str:
 def _count_problems(header: dict, records: list, path) -> list[str]:
     """The header's ``ops`` count against the records that follow (a cut file, no ops)."""
     count = header.get("ops")
+    if _count(count, 1) and count > MAX_TRACE_OPS:
+        return [f"{path}: line 1: ops: {count:,} op records; allowed: at most "
+                f"{MAX_TRACE_OPS:,} (a 70B-class model's decode step has a few thousand)"]
     if not _count(count, 1):
         return [f"{path}: line 1: ops: expected the number of op records (an integer >= 1), "
                 f"got {count!r}"]

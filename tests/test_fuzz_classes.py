@@ -265,7 +265,8 @@ def trace_lines() -> list[str]:
 @st.composite
 def trace_case(draw, n_lines: int):
     how = draw(st.sampled_from(["gzip_flip", "gzip_cut", "no_ops", "truncated", "shapes",
-                                "config_null", "config_object", "unknown_fn", "ops_count"]))
+                                "config_null", "config_object", "unknown_fn", "ops_count",
+                                "too_many"]))
     line = draw(st.integers(1, n_lines - 1))
     return how, line, draw(st.integers(0, 10**6))
 
@@ -283,6 +284,8 @@ def test_damaged_traces(tmp_path_factory, trace_lines, data):
         records = records[:line]
     elif how == "ops_count":
         header["ops"] = len(records) + 1 + noise % 100
+    elif how == "too_many":
+        header["ops"] = 200_001 + noise
     elif how == "shapes":
         linear = [r for r in records if r["fn"] in ("linear", "addmm", "matmul")]
         rec = linear[noise % len(linear)]
@@ -305,7 +308,8 @@ def test_damaged_traces(tmp_path_factory, trace_lines, data):
         blob = blob[:10 + noise % (len(blob) - 10)]
     path.write_bytes(blob)
     code, _, err = run("traces", ["--arch", SYSTOLIC, "--workload", path, "--quiet"])
-    if how in ("no_ops", "truncated", "ops_count", "shapes", "unknown_fn", "gzip_cut"):
+    if how in ("no_ops", "truncated", "ops_count", "shapes", "unknown_fn", "gzip_cut",
+               "too_many"):
         assert code == 2, how
 
 
@@ -381,7 +385,7 @@ EXPRESSIONS = ("1 / (array.rows - array.rows) > 0", "log2(array.rows - array.row
 
 @st.composite
 def sweep_case(draw):
-    how = draw(st.sampled_from(["constraint", "random", "pareto", "name", "grid"]))
+    how = draw(st.sampled_from(["constraint", "random", "pareto", "name", "grid", "set_axis"]))
     base = {"arch": "systolic", "workload": "gpt2_decode",
             "grid": {"array.rows": [32, 64]}}
     if how == "constraint":
@@ -398,6 +402,8 @@ def sweep_case(draw):
                           "max", "area_mm2": draw(st.sampled_from(["min", "smallest"]))}
     elif how == "name":
         base["name"] = draw(st.sampled_from(["../x", "a/b", "..", "/abs", "ok\nname", "", "."]))
+    elif how == "set_axis":  # a fixed value and an axis for the same key: which would win?
+        base["set"] = {"array.rows": draw(st.sampled_from([16, 128]))}
     else:
         base["grid"] = {"array.rows": draw(st.sampled_from([
             [], {"from": 1, "to": 0, "step": 1}, {"from": 1, "to": 1e308, "factor": 1.0000001},
@@ -413,7 +419,7 @@ def test_bad_sweep_specs(tmp_path_factory, case):
     path = d / "spec.yaml"
     path.write_text(json.dumps(spec))
     code, _, _ = run("sweeps", ["sweep", path, "--dry-run", "--no-progress"])
-    if how in ("pareto", "name"):
+    if how in ("pareto", "name", "set_axis"):
         assert code == 2
 
 
