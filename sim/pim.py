@@ -34,15 +34,17 @@ from sim.kernels.pim import (GWRITE, MARK, N_TIMING, P_ACT_GACT, P_CL, P_GEMV_GW
 
 #: PIM command timings that are not DRAM-standard parameters. NeuPIMs@f299af3 is the authors'
 #: artifact, github.com/casys-kaist/NeuPIMs at commit f299af3, with NewtonSim in extern/.
-PIM_TIMING_SOURCES = {
-    "tGW": "GWRITE = (tCCD_S + tCCD_L) x 32 = 96 cycles (NeuPIMs@f299af3 NewtonSim configuration.cc)",
-    "gemv_to_pim_pre": "PIM_GEMV -> PIM_PRE 5 cycles (NeuPIMs@f299af3 NewtonSim timing.cc)",
-    "gemv_to_rd": "PIM_GEMV -> RD 4 cycles: result burst + rank switch (NeuPIMs@f299af3 NewtonSim timing.cc)",
-    "rd_to_gemv": "RD -> PIM_GEMV 2 cycles, other bank group (NeuPIMs@f299af3 NewtonSim timing.cc)",
-    "gemv_to_gwrite": "PIM_GEMV -> GWRITE 2 cycles (NeuPIMs@f299af3 NewtonSim timing.cc)",
-    "gemv_occupancy": "PIM_GEMV(k) holds the channel 2 (max(k, 6) + 1) cycles (NeuPIMs@f299af3 NewtonSim timing.cc)",
-    "pim_to_pre": "PIM -> normal PRE 5 cycles single row buffer, 0 dual (NeuPIMs@f299af3 NewtonSim timing.cc)",
-    "act_to_gact": "ACT <-> G_ACT same bank tRC single row buffer, tRRD_L dual (NeuPIMs@f299af3 NewtonSim timing.cc)",
+PIM_TIMING_SOURCES = {  # NewtonSim's timing.cc / configuration.cc in NeuPIMs@f299af3
+    "tGW": "GWRITE = (tCCD_S + tCCD_L) x 32 = 96 cycles (NewtonSim configuration.cc)",
+    "gemv_to_pim_pre": "PIM_GEMV -> PIM_PRE 5 cycles (NewtonSim timing.cc)",
+    "gemv_to_rd": "PIM_GEMV -> RD 4 cycles: result burst + rank switch (NewtonSim timing.cc)",
+    "rd_to_gemv": "RD -> PIM_GEMV 2 cycles, other bank group (NewtonSim timing.cc)",
+    "gemv_to_gwrite": "PIM_GEMV -> GWRITE 2 cycles (NewtonSim timing.cc)",
+    "gemv_occupancy": "PIM_GEMV(k) holds the channel 2 (max(k, 6) + 1) cycles "
+                      "(NewtonSim timing.cc)",
+    "pim_to_pre": "PIM -> normal PRE 5 cycles single row buffer, 0 dual (NewtonSim timing.cc)",
+    "act_to_gact": "ACT <-> G_ACT same bank tRC single row buffer, tRRD_L dual "
+                   "(NewtonSim timing.cc)",
 }
 
 

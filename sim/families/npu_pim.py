@@ -48,8 +48,8 @@ MODES = ("none", "single", "dual")
 NPU = Section("The NPU's compute units", {
     "arrays": Field("int", 8, "Systolic arrays of array.rows x array.cols, each with a share "
                     "of the vector lanes", positive=True, maximum=1024,
-                    source="NeuPIMs: eight 128x128 systolic arrays with SIMD vector units "
-                           "(casys-kaist/NeuPIMs@f299af3 configs/systolic_ws_128x128_dev.json)"),
+                    source="NeuPIMs (ASPLOS'24) Sec. V-A: eight 128x128 systolic arrays "
+                           "with SIMD vector units"),
 })
 
 PIM = Section("Processing-in-memory in the HBM banks", {
@@ -62,17 +62,22 @@ PIM = Section("Processing-in-memory in the HBM banks", {
     "gwrite_cycles": Field("int", 96, "GWRITE latency (DRAM cycles; at most 8,192: the "
                            "channel kernel serves normal reads beside every GWRITE cycle)",
                            positive=True, maximum=2**13,
-                           source="NeuPIMs NewtonSim: (tCCD_S + tCCD_L) x 32 (NeuPIMs@f299af3 NewtonSim configuration.cc)"),
+                           source="(tCCD_S + tCCD_L) x 32: NeuPIMs@f299af3 "
+                                  "NewtonSim configuration.cc gwrite_delay"),
     "mac_energy_vs_read": Field("float", 4.0, "Energy of one all-bank MAC command in units of "
                                 "a RD command's", minimum=0,
-                                source="NeuPIMs: 'all-bank computation consumes four times the "
-                                       "power of a read' (Newton), NeuPIMs@f299af3 neupims.json"),
+                                source="NeuPIMs@f299af3 NewtonSim configuration.cc: "
+                                       "comp_energy_inc = 4 x read ('newton paper said 4x "
+                                       "power needed')"),
     "gact_energy_vs_act": Field("float", 4.0, "Energy of a G_ACT (four banks) in units of an "
-                                "ACT's", minimum=0, source="NewtonSim G_ACT = 4 x ACT (NeuPIMs@f299af3 neupims.json)"),
+                                "ACT's", minimum=0,
+                                source="NeuPIMs@f299af3 NewtonSim configuration.cc: "
+                                       "gact_energy_inc = 4 x act_energy_inc"),
     "read_lookahead": Field("int", 256, "Dual mode: normal 64 B reads the channel controller "
                             "sees ahead (FR-FCFS window) when it fills the command slots PIM "
                             "leaves free", positive=True, maximum=65536,
-                            source="NeuPIMs: 128-deep per-bank command queues (NeuPIMs@f299af3 neupims.json); "
+                            source="NeuPIMs: 128-deep command queues (NeuPIMs@f299af3 "
+                                   "HBM2_8Gb_x128_dualpim.ini cmd_queue_size); "
                                    "256 = 16 rows per channel, where the measured read share "
                                    "beside PIM saturates (0.72; 0.42 at 32, 0.72 at 1024)"),
     "row_buffer_area": Field("float", 0.0311, "Dual mode: extra DRAM die area of the second "
