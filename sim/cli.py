@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.config.safe_input import show_path
+from sim.config.safe_input import is_dir, show_path
 from sim.errors import SimError
 from sim.invariants import InvariantError
 
@@ -240,8 +240,10 @@ def _trace_extract(args) -> int:
     try:
         from sim.trace_extract import extract_to_file
     except ImportError:
-        raise SimError("trace-extract needs torch and transformers: pip install -e '.[trace]'") from None
-    for flag, value in (("--batch", args.batch), ("--context", args.context), ("--prompt", args.prompt)):
+        raise SimError("trace-extract needs torch and transformers: "
+                       "pip install -e '.[trace]'") from None
+    for flag, value in (("--batch", args.batch), ("--context", args.context),
+                        ("--prompt", args.prompt)):
         if value < 1 and not (flag == "--context" and value == 0):
             raise SimError(f"{flag}: expected a positive integer, got {value}")
     header = extract_to_file(args.model, args.config, args.phase, args.batch, args.context,
@@ -277,9 +279,9 @@ def _write_outputs(report, args) -> None:
     for flag, target, write in writers:
         if not target:
             continue
-        if str(target).endswith(("/", "\\")) or _is_dir(target):
+        if str(target).endswith(("/", "\\")) or is_dir(target):
             raise SimError(f"{flag} {show_path(target)}: is a directory; expected a file name")
-        if not _is_dir(Path(target).parent):
+        if not is_dir(Path(target).parent):
             raise SimError(f"{flag}: directory {show_path(Path(target).parent)} does not exist")
         try:
             write(target)
@@ -295,13 +297,6 @@ def _write_outputs(report, args) -> None:
                            f"{getattr(exc, 'strerror', None) or exc}") from None
     if written and not args.quiet:
         print("\nwrote " + ", ".join(str(w) for w in written))
-
-
-def _is_dir(path) -> bool:
-    try:
-        return Path(path).is_dir()
-    except (OSError, ValueError):
-        return False
 
 
 if __name__ == "__main__":

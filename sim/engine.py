@@ -45,6 +45,11 @@ class Interval:
     tiles: int
 
 
+def chain_deps(n: int) -> list[tuple[int, ...]]:
+    """The default dependencies of ``n`` ops: each waits for the one before."""
+    return [(i - 1,) if i else () for i in range(n)]
+
+
 class Engine:
     """Runs op plans on named units that share one DRAM system (:class:`sim.memory.DramSystem`,
     or None for a design without DRAM)."""
@@ -59,8 +64,7 @@ class Engine:
 
     def run(self, plans: list[OpPlan], deps: list[tuple[int, ...]] | None = None) -> list[OpTiming]:
         """Simulate ``plans``; ``deps[i]`` lists the ops op ``i`` waits for (default: ``i - 1``)."""
-        if deps is None:
-            deps = [(i - 1,) if i else () for i in range(len(plans))]
+        deps = chain_deps(len(plans)) if deps is None else deps
         done = [self.env.event() for _ in plans]
         timings: list[OpTiming | None] = [None] * len(plans)
         for i, plan in enumerate(plans):

@@ -180,7 +180,7 @@ def _check_run_time(report) -> list[str]:
     if report.cycles < report.roofline_cycles:
         out.append(f"time: the run takes {report.cycles:,} cycles, below its roofline bound "
                    f"{report.roofline_cycles:,}")
-    op_cycles = sum(r.cycles for r in report.ops)
+    op_cycles = report.op_cycles
     if report.stall_cycles > op_cycles or report.stall_cycles < 0:
         out.append(f"time: {report.stall_cycles:,} stall cycles, outside [0, {op_cycles:,}] "
                    f"op cycles")

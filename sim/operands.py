@@ -105,7 +105,7 @@ def load_tensor(spec, bits: int, file: str | None, key: str) -> np.ndarray:
     if arr.dtype.kind not in "iu" or arr.size == 0:
         raise ConfigError(f"{where(file, key + '.file')}: {str(path)!r} holds {arr.dtype} "
                           f"values; allowed: a non-empty integer array")
-    if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and int(arr.max()) > np.iinfo(np.int64).max:
+    if arr.dtype == np.uint64 and int(arr.max()) > np.iinfo(np.int64).max:  # would wrap
         raise ConfigError(f"{where(file, key + '.file')}: {str(path)!r} holds uint64 values up "
                           f"to {int(arr.max())}, beyond any {bits}-bit operand; allowed: values "
                           f"in [{-(1 << (bits - 1))}, {(1 << (bits - 1)) - 1}]")

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sim.engine import chain_deps
 from sim.units import format_bytes, format_si
 
 #: 2: the ``dram`` section; 3: ``units`` busy fractions and family ``extras``; 4: ``units``
@@ -92,6 +93,12 @@ class Report:
     warnings: list = field(default_factory=list)
     intervals: list = field(default_factory=list, repr=False)
 
+    # ---- derived ---------------------------------------------------------------------------
+    @property
+    def op_cycles(self) -> int:
+        """Cycles of all ops added up (more than ``cycles`` when units run concurrently)."""
+        return sum(r.cycles for r in self.ops)
+
     # ---- conversions ----------------------------------------------------------------------
     def to_dict(self) -> dict:
         """Plain, JSON-ready dict (the ``--json`` document)."""
@@ -134,9 +141,9 @@ class Report:
                          f"below are that device's; communication is not modelled")
         lines.append("")
         ratio = self.cycles / self.roofline_cycles if self.roofline_cycles else float("nan")
-        op_cycles = sum(r.cycles for r in self.ops)
-        stall_pct = 100 * self.stall_cycles / op_cycles if op_cycles else 0
+        op_cycles = self.op_cycles
         overlap = op_cycles > self.cycles
+        stall_pct = 100 * self.stall_cycles / op_cycles if op_cycles else 0
         stall_of = (f"of {op_cycles:,} op-cycles waiting on memory; concurrent units' "
                     f"op-cycles summed" if overlap else
                     f"of {self.cycles:,} cycles waiting on memory")
@@ -157,7 +164,7 @@ class Report:
             "",
         ]
         lines += self._breakdown_lines()
-        lines += self._top_op_lines(top)
+        lines += self._top_op_lines(top, overlap)
         lines.append("")
         lines.append(f"  DRAM traffic {format_bytes(sum(r.bytes['dram_read'] for r in self.ops))} read, "
                      f"{format_bytes(sum(r.bytes['dram_write'] for r in self.ops))} written; "
@@ -195,8 +202,9 @@ class Report:
         lines.append("")
         return lines
 
-    def _top_op_lines(self, top: int) -> list[str]:
-        """The ``top`` op names by summed time, in columns as wide as their widest entry."""
+    def _top_op_lines(self, top: int, overlap: bool) -> list[str]:
+        """The ``top`` op names by summed time, in columns as wide as their widest entry;
+        ``overlap``: ops on concurrent units overlap in time."""
         groups = _group_by_name(self.ops)[:max(top, 0)]
         rows = [(name, g["kind"], f"{g['n']:,}", f"{g['cycles']:,}",
                  f"{100 * g['cycles'] / max(self.cycles, 1):.1f}%", f"{100 * g['util']:.2f}%",
@@ -208,8 +216,7 @@ class Report:
             return "    " + "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w)
                                       for i, (c, w) in enumerate(zip(cells, widths)))
         title = "  top ops by time (summed over layers"
-        title += "; ops on concurrent units overlap in time)" if (
-            sum(r.cycles for r in self.ops) > self.cycles) else ")"
+        title += "; ops on concurrent units overlap in time)" if overlap else ")"
         return [title, fmt(head)] + [fmt(r) for r in rows]
 
 
@@ -309,7 +316,7 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
               if dram is not None else {}),
         compute_units=compute_units(intervals, makespan, rows, plans),
         devices=workload.cfg.tensor_parallel * workload.cfg.pipeline_parallel,
-        warnings=list(getattr(workload, "warnings", ())),
+        warnings=list(workload.warnings),
         intervals=intervals)
 
 
@@ -324,9 +331,8 @@ def compute_units(intervals, makespan: int, rows, plans) -> dict:
         p = peaks.setdefault(r.unit, {"peak_macs_per_cycle": 0.0, "peak_ops_per_cycle": 0.0})
         key = "peak_macs_per_cycle" if plan.macs else "peak_ops_per_cycle"
         p[key] = max(p[key], float(plan.peak_macs_per_cycle))
-    return {u: {"busy_fraction": spans.get(u, 0) / makespan if makespan else 0.0,
-                **peaks.get(u, {"peak_macs_per_cycle": 0.0, "peak_ops_per_cycle": 0.0})}
-            for u in sorted(set(spans) | set(peaks))}
+    return {u: {"busy_fraction": spans.get(u, 0) / makespan if makespan else 0.0, **peaks[u]}
+            for u in sorted(peaks)}
 
 
 def run_bound(rows, deps, dram_bytes_per_cycle: float) -> int:
@@ -335,11 +341,11 @@ def run_bound(rows, deps, dram_bytes_per_cycle: float) -> int:
     (b) each unit's op bounds added up (a unit runs one op at a time) and (c) all DRAM bytes
     at the channels' peak. For ops that run one after another this is the sum of their
     bounds; ops on concurrent units do not add."""
+    deps = chain_deps(len(rows)) if deps is None else deps
     finish = [0] * len(rows)
     per_unit: dict = {}
     for i, r in enumerate(rows):
-        before = (deps[i] if deps is not None else ((i - 1,) if i else ()))
-        finish[i] = max((finish[j] for j in before), default=0) + r.roofline_cycles
+        finish[i] = max((finish[j] for j in deps[i]), default=0) + r.roofline_cycles
         per_unit[r.unit] = per_unit.get(r.unit, 0) + r.roofline_cycles
     traffic = sum(r.bytes["dram_read"] + r.bytes["dram_write"] for r in rows)
     dram = math.ceil(traffic / dram_bytes_per_cycle) if dram_bytes_per_cycle > 0 else 0

@@ -385,7 +385,7 @@ MAX_CONSTRAINT_VALUE = 2.0**128
 MAX_CONSTRAINT_CHARS = 2000
 
 
-def _arithmetic(op, left, right, constraint) -> float:
+def _arithmetic(op, left, right) -> float:
     """``left op right`` for numbers only, with ``**`` and the results bounded so that no
     expression can build a huge integer or string (``9 ** 9 ** 9``, ``'a' * 10**9``)."""
     for v in (left, right):
@@ -494,7 +494,7 @@ class Constraint:
             return _OPS[type(node.op)](self._eval(node.operand, names))
         if isinstance(node, ast.BinOp):
             left, right = self._eval(node.left, names), self._eval(node.right, names)
-            return _arithmetic(type(node.op), left, right, self)
+            return _arithmetic(type(node.op), left, right)
         if isinstance(node, ast.Compare):
             left = self._eval(node.left, names)
             for op, comp in zip(node.ops, node.comparators):

@@ -121,12 +121,12 @@ def _trace_text(path: Path) -> str:
 def _count_problems(header: dict, records: list, path) -> list[str]:
     """The header's ``ops`` count against the records that follow (a cut file, no ops)."""
     count = header.get("ops")
-    if _count(count, 1) and count > MAX_TRACE_OPS:
-        return [f"{path}: line 1: ops: {count:,} op records; allowed: at most "
-                f"{MAX_TRACE_OPS:,} (a 70B-class model's decode step has a few thousand)"]
     if not _count(count, 1):
         return [f"{path}: line 1: ops: expected the number of op records (an integer >= 1), "
                 f"got {count!r}"]
+    if count > MAX_TRACE_OPS:
+        return [f"{path}: line 1: ops: {count:,} op records; allowed: at most "
+                f"{MAX_TRACE_OPS:,} (a 70B-class model's decode step has a few thousand)"]
     if len(records) != count:
         return [f"{path}: the header announces {count:,} op records, the file has "
                 f"{len(records):,} (a cut or padded trace); allowed: a complete trace"]
@@ -303,23 +303,26 @@ def load_trace_workload(spec: str | Path, overrides=(), native_bits: dict | None
 
 
 def trace_macs(records: list[dict]) -> int:
-    """MACs of the recorded products from their tensors alone (output elements x contraction
-    length; SDPA counts QK^T and PV; a grouped expert GEMM its routed rows) — independent of
-    :func:`trace_ops`, so the invariant check can hold the replay to it."""
-    total = 0
-    for rec in records:
-        fn, ins = rec["fn"], rec["inputs"]
-        if fn == "scaled_dot_product_attention":
-            batch, heads, q_len, hd = ins[0]["shape"]
-            total += 2 * batch * heads * q_len * ins[1]["shape"][-2] * hd
-        elif fn in MATMUL_FNS:
-            x = ins[1] if fn in ("addmm", "baddbmm") else ins[0]
-            k = ins[1]["shape"][1] if fn == "linear" else x["shape"][-1]
-            total += _numel(rec["outputs"][0]["shape"]) * k
-        elif "group_rows" in rec:
-            k, n = ins[1]["shape"][-2], ins[1]["shape"][-1]
-            total += sum(rec["group_rows"]) * k * n
-    return total
+    """MACs of the recorded products from their tensors alone (:func:`record_macs`) —
+    independent of :func:`trace_ops`, so the invariant check can hold the replay to it."""
+    return sum(record_macs(rec) for rec in records)
+
+
+def record_macs(rec: dict) -> int:
+    """MACs of one recorded product from its tensors: output elements x contraction length;
+    SDPA counts QK^T and PV; a grouped expert GEMM its routed rows; 0 for other functions."""
+    fn, ins = rec["fn"], rec["inputs"]
+    if fn == "scaled_dot_product_attention":
+        batch, heads, q_len, hd = ins[0]["shape"]
+        return 2 * batch * heads * q_len * ins[1]["shape"][-2] * hd
+    if fn in MATMUL_FNS:
+        x = ins[1] if fn in ("addmm", "baddbmm") else ins[0]
+        k = ins[1]["shape"][1] if fn == "linear" else x["shape"][-1]
+        return _numel(rec["outputs"][0]["shape"]) * k
+    if "group_rows" in rec:
+        k, n = ins[1]["shape"][-2], ins[1]["shape"][-1]
+        return sum(rec["group_rows"]) * k * n
+    return 0
 
 
 def trace_ops(records: list[dict], cfg: Config, label: str = "trace") -> list:
@@ -360,7 +363,7 @@ def _shape_clash(rec, ops) -> str:
             len(shapes) < 3 or shapes[0][-1] != shapes[1][-1] or shapes[1][-2] != shapes[2][-2]):
         return f"query, key, value {shapes[:3]}"
     replayed = sum(op.macs for op in ops if isinstance(op, Gemm))
-    recorded = trace_macs([rec])
+    recorded = record_macs(rec)
     if replayed != recorded:
         return (f"the result {rec['outputs'][0]['shape']} implies {recorded:,} MACs, the "
                 f"operands {replayed:,}")

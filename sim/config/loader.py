@@ -6,8 +6,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from sim.config.safe_input import (MAX_YAML_BYTES, YAML_ERRORS, YamlInputError, is_file, load_yaml_text, read_text,
-                                   yaml_error_message)
+from sim.config.safe_input import (MAX_YAML_BYTES, YAML_ERRORS, YamlInputError, is_file,
+                                   load_yaml_text, read_text, yaml_error_message)
 from sim.errors import ConfigError, where
 
 MAX_EXTENDS_DEPTH = 8

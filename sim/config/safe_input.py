@@ -56,20 +56,28 @@ def read_bytes(path: str | Path, limit: int, error, what: str = "file") -> bytes
     return data
 
 
-def is_file(path: str | Path) -> bool:
-    """``Path.is_file`` that answers False, not an exception, for any unusable path."""
+def _answers(test, path) -> bool:
+    """``test(Path(path))``, or False for a path the OS cannot use (too long, a NUL byte, a
+    symlink loop, no permission)."""
     try:
-        return Path(path).is_file()
+        return test(Path(path))
     except (OSError, ValueError):
         return False
+
+
+def is_file(path: str | Path) -> bool:
+    """``Path.is_file`` that answers False, not an exception, for any unusable path."""
+    return _answers(Path.is_file, path)
+
+
+def is_dir(path: str | Path) -> bool:
+    """``Path.is_dir`` that answers False for any unusable path."""
+    return _answers(Path.is_dir, path)
 
 
 def exists(path: str | Path) -> bool:
-    """``Path.exists`` that answers False for any unusable path (too long, NUL, loops)."""
-    try:
-        return Path(path).exists()
-    except (OSError, ValueError):
-        return False
+    """``Path.exists`` that answers False for any unusable path."""
+    return _answers(Path.exists, path)
 
 
 def read_text(path: str | Path, limit: int, error, what: str = "file") -> str:
@@ -78,7 +86,8 @@ def read_text(path: str | Path, limit: int, error, what: str = "file") -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error(f"{show_path(path)}: not UTF-8 text (byte {exc.start}); expected a {what}") from None
+        raise error(f"{show_path(path)}: not UTF-8 text (byte {exc.start}); "
+                    f"expected a {what}") from None
 
 
 def _reason(exc: OSError) -> str:

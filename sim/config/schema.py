@@ -20,7 +20,8 @@ from sim.units import UNITS, UnitError, parse_quantity
 #: float64 and products of a few stay inside int64 for the Numba kernels); fields may set tighter
 #: bounds of their own
 LIMIT = float(2**53)
-#: the words YAML 1.1 turns into booleans, tried in order for an enum field that has them
+#: the words YAML 1.1 turns into booleans (off/no/false, on/yes/true), tried in order for an
+#: enum field that has them; a false also picks an enum's "none" (``pim.mode: off``)
 YAML_BOOL_WORDS = {False: ("off", "no", "false", "none"), True: ("on", "yes", "true")}
 #: a plain decimal number in exponent form that YAML 1.1 leaves as a string (``1e-3``)
 NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)$")

@@ -291,7 +291,8 @@ class Gpu(Family):
         k_steps = max(1, -(-op.k // s) // K_CHUNK)
         return self._kernel_plan(ctx, grid, op.macs, self._macs_per_cycle(ctx, op.b_bits)
                                  * ctx.slots, k_steps,
-                                 {"tensor": op.macs * ctx.mac_price(max(op.a_bits, op.b_bits)).value},
+                                 {"tensor": op.macs
+                                  * ctx.mac_price(max(op.a_bits, op.b_bits)).value},
                                  extra)
 
     def _reduction_compute(self, ctx: Ctx, op: Gemm, s: int) -> int:

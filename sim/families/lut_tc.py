@@ -406,7 +406,7 @@ def _check_block_steps(ctx: Ctx, op: Gemm, p: Path) -> None:
     bm, bn, bk = p.block
     steps = op.count * -(-op.m // bm) * -(-op.n // bn) * -(-op.k // bk)
     if steps > MAX_BLOCK_STEPS:
-        key = {"lut": "lut.block_m", "mac": "mac.block_m"}.get(p.unit, "mac.block_m")
+        key = "lut.block_m" if p.unit == "lut" else "mac.block_m"  # vector path: mac blocks
         raise ConfigError(f"{where(ctx.file, key)}: op {op.name} ({op.shape}) needs {steps:,} "
                           f"block k-steps of {bm}x{bn}x{bk} blocks; the simulator allows at "
                           f"most {MAX_BLOCK_STEPS:,} per GEMM (its cost grows with them); "

@@ -132,7 +132,8 @@ def rebase_preset(base: dict, top: dict) -> dict:
     (the child config, or the overrides as a mapping) sets another ``dram.preset``."""
     new = (top.get("dram") or {}).get("preset") if isinstance(top.get("dram"), dict) else None
     dram = base.get("dram")
-    if new is None or not isinstance(dram, dict) or dram.get("preset", "HBM2") == new:
+    if new is None or not isinstance(dram, dict) or \
+            dram.get("preset", DRAM.fields["preset"].default) == new:
         return base
     return {**base, "dram": {k: v for k, v in dram.items() if k not in PRESET_KEYS}}
 
