@@ -63,8 +63,8 @@ print(json.dumps({"import_s": t1 - t0, "simulate_s": t2 - t1, "cycles": report.c
 
 STREAM_CHILD = r"""
 import json, time
-from sim.config import Config
-from sim.config.schema import validate
+from sim.core.config import Config
+from sim.core.config.schema import validate
 from sim.memory.spec import DRAM, resolve_spec
 from sim.memory.system import run_stream
 data, _ = validate({"preset": "HBM2", "channels": 32}, DRAM, None)
@@ -81,7 +81,7 @@ print(json.dumps({"stream_s": t1 - t0, "requests": r.requests, "extrapolated": r
 PLOT_CHILD = r"""
 import json, sys, tempfile, time
 from sim import load_arch, simulate
-from sim.plots import write_plots
+from sim.output.plots import write_plots
 report = simulate(load_arch(sys.argv[1]), sys.argv[2], sys.argv[3:])
 import matplotlib.pyplot  # imported by write_plots; loaded here so it is not timed
 t0 = time.perf_counter()

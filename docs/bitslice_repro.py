@@ -3,8 +3,8 @@
     python docs/bitslice_repro.py
 """
 
-from sim import validation as V
-from sim.families._bitslice_pe import check_points
+from sim.families.bitslice import validation as V
+from sim.families.bitslice.pe import check_points
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
     python docs/lut_tc_repro.py
 """
 
-from sim import lut_validation as V
+from sim.families.lut_tc import validation as V
 
 
 def err(sim: float, paper: float) -> str:

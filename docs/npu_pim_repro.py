@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.arch import load_arch  # noqa: E402
-from sim.errors import WorkloadError  # noqa: E402
-from sim.simulate import simulate  # noqa: E402
+from sim.simulation.arch import load_arch  # noqa: E402
+from sim.core.errors import WorkloadError  # noqa: E402
+from sim.simulation.simulate import simulate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent / "arch_configs"
 MODELS = {"gpt3_7b": (4, 1), "gpt3_13b": (4, 1), "gpt3_30b": (4, 2), "gpt3_175b": (8, 4)}
@@ -34,7 +34,7 @@ SYSTEMS = {
     "+greedy": ("npu_pim_naive", ["pim.mode=dual", "schedule.channel_assignment=greedy"]),
     "neupims": ("neupims", []),
 }
-REFERENCE = (Path(__file__).resolve().parent.parent / "sim" / "data" / "measured"
+REFERENCE = (Path(__file__).resolve().parent.parent / "sim" / "families" / "npu_pim" / "data"
              / "neupims_simulator.json")
 PAPER = {"neupims/naive": 1.6, "neupims/npu_only": 2.4, "naive/npu_only": 1.5,
          "+dual_rb/naive (7B ShareGPT)": 1.697}
@@ -53,7 +53,7 @@ def run(system, model, batch, dist):
 
 
 def reference_points() -> list[dict]:
-    """NeuPIMs' own simulator, built and run here (``sim/data/measured/neupims_simulator.json``)."""
+    """NeuPIMs' own simulator, built and run here (``sim/families/npu_pim/data/neupims_simulator.json``)."""
     with open(REFERENCE, encoding="utf-8") as f:
         return json.load(f)["points"]
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.arch import load_arch  # noqa: E402
-from sim.families.wafer_mesh import WaferMesh  # noqa: E402
-from sim.mesh import GEMM_ALGORITHMS, GEMV_ALGORITHMS, gemm, gemv, gemv_speedup  # noqa: E402
-from sim.simulate import load_workload, simulate  # noqa: E402
+from sim.simulation.arch import load_arch  # noqa: E402
+from sim.families.wafer_mesh.family import WaferMesh  # noqa: E402
+from sim.families.wafer_mesh.mesh import (GEMM_ALGORITHMS, GEMV_ALGORITHMS, gemm,  # noqa: E402
+                                          gemv, gemv_speedup)
+from sim.simulation.simulate import load_workload, simulate  # noqa: E402
 
 WSE2 = Path(__file__).resolve().parent.parent / "arch_configs" / "wse2.yaml"
 

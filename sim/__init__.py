@@ -10,15 +10,14 @@ Python API::
     front = pareto_front(result.ok(), {"tokens_per_second": "max", "area_mm2": "min"})
 """
 
-__version__ = "0.1.0"
-
-from sim.arch import Arch, load_arch  # noqa: E402
-from sim.errors import ConfigError, SimError, WorkloadError  # noqa: E402
-from sim.report import Report  # noqa: E402
-from sim.simulate import load_workload, simulate  # noqa: E402
-from sim.sweep_spec import load_sweep  # noqa: E402
-from sim.sweep_run import SweepResult, load_results, sweep  # noqa: E402
-from sim.dse import pareto_front  # noqa: E402
+from sim.core.version import __version__
+from sim.simulation.arch import Arch, load_arch
+from sim.core.errors import ConfigError, SimError, WorkloadError
+from sim.core.report import Report
+from sim.simulation.simulate import load_workload, simulate
+from sim.sweeps.spec import load_sweep
+from sim.sweeps.runner import SweepResult, load_results, sweep
+from sim.sweeps.dse import pareto_front
 
 __all__ = ["Arch", "load_arch", "load_workload", "simulate", "Report", "ConfigError",
            "sweep", "load_sweep", "SweepResult", "load_results", "pareto_front",

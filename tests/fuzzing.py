@@ -19,10 +19,10 @@ from pathlib import Path
 import yaml
 
 from sim import load_arch, simulate
-from sim.config.loader import resolve_extends
-from sim.errors import ConfigError, WorkloadError
-from sim.family import discover
-from sim.simulate import load_workload
+from sim.core.config.loader import resolve_extends
+from sim.core.errors import ConfigError, WorkloadError
+from sim.families import discover
+from sim.simulation.simulate import load_workload
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCH_DIR = ROOT / "arch_configs"

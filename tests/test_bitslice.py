@@ -7,15 +7,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sim.arch import load_arch
-from sim.errors import ConfigError
-from sim.families import bitslice as B
-from sim.families._bitslice_pe import check_points
-from sim.kernels import bitslice as K
-from sim.ops import Gemm
-from sim.reference.bitslice_pe import run_bit_serial, run_spatial
-from sim.simulate import simulate
-from sim import validation as V
+from sim.simulation.arch import load_arch
+from sim.core.errors import ConfigError
+from sim.families.bitslice import family as B
+from sim.families.bitslice.pe import check_points
+from sim.families.bitslice import kernel as K
+from sim.core.ops import Gemm
+from sim.families.bitslice.reference import run_bit_serial, run_spatial
+from sim.simulation.simulate import simulate
+from sim.families.bitslice import validation as V
 
 ARCH = "arch_configs/bitslice.yaml"
 
@@ -163,7 +163,7 @@ def test_config_errors_name_the_key(tmp_path):
 
 
 def test_workload_wider_than_the_engine_is_rejected():
-    from sim.errors import WorkloadError
+    from sim.core.errors import WorkloadError
     with pytest.raises(WorkloadError, match=r"workload\.act_bits.*allowed: <= 8"):
         simulate(ARCH, "llama7b_decode", ["workload.act_bits=16"])
 

@@ -3,9 +3,9 @@
 import pytest
 
 from sim import load_arch
-from sim.config import Field, Section, validate
-from sim.errors import ConfigError
-from sim.units import UnitError, parse_quantity
+from sim.core.config import Field, Section, validate
+from sim.core.errors import ConfigError
+from sim.core.units import UnitError, parse_quantity
 
 from conftest import SYSTOLIC
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from sim import load_arch, simulate
-from sim.simulate import load_workload
+from sim.simulation.simulate import load_workload
 
 from conftest import ROOT
 
@@ -26,7 +26,7 @@ def run_sweep(tmp_path, name, hash_seed, *args):
     spec.write_text(SPEC)
     out = tmp_path / name
     env = {**os.environ, "PYTHONHASHSEED": str(hash_seed)}
-    proc = subprocess.run([sys.executable, "-m", "sim.cli", "sweep", str(spec), "--out",
+    proc = subprocess.run([sys.executable, "-m", "sim.cli.main", "sweep", str(spec), "--out",
                            str(out), "--reports", "--no-progress", *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr

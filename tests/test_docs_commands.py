@@ -33,8 +33,8 @@ LINKED = ("sim",)
 NOT_RUN = {
     "python3 -m venv": "the set-up lines: .ci/run runs them on a clean checkout",
     "python -m pytest": "the test suite itself",
-    "python docs/gpu/measure_gpu.py": "needs a CUDA GPU (its output is sim/data/measured/)",
-    "python -m sim.golden --update": "rewrites the committed goldens; tests/test_golden.py "
+    "python docs/gpu/measure_gpu.py": "needs a CUDA GPU (its output is sim/families/gpu/data/measured/)",
+    "python -m sim.simulation.golden --update": "rewrites the committed goldens; tests/test_golden.py "
                                       "runs the same comparison without --update",
     "simulate sweep SPEC --scheduler tcp://": "needs a running Dask cluster at that address",
     "pip install": "an install line: .ci/run installs the extras",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sim.cli import main
+from sim.cli.main import main
 
 from conftest import SYSTOLIC
 

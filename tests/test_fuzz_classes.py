@@ -1,7 +1,7 @@
 """Generated bad and extreme inputs, class by class (docs/hardening.md lists the classes and
 the counts each CI run makes).
 
-Every case runs the ``simulate`` command in-process (``sim.cli.main``) and must end either in
+Every case runs the ``simulate`` command in-process (``sim.cli.main.main``) and must end either in
 exit 0 (a report that passed the invariant check) or in exit 2 with one ``error: ...`` line per
 problem that names the file or flag and the key — never a traceback, another exit code, or a
 run past 60 s. Hypothesis examples are derandomised, so CI runs the same cases every time.
@@ -13,7 +13,6 @@ import gzip
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 import fuzzing as F
-from sim.cli import main
+from sim.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = float(os.environ.get("ACCELSIM_FUZZ_SCALE", "1"))
@@ -249,7 +248,7 @@ def test_model_and_workload_files(tmp_path_factory, case, without_model):
     work = d / "w.yaml"
     work.write_text(("" if without_model else "model: fuzzmodel\n")
                     + f"phase: decode\ncontext_len: {context}\n")
-    with mock.patch("sim.workloads.MODEL_DIR", d):
+    with mock.patch("sim.workloads.model.MODEL_DIR", d):
         code, _, err = run("workload and model files", ["--arch", SYSTOLIC, "--workload", work,
                                                          "--quiet"])
     if without_model or how in ("drop", "heads", "kv_heads", "empty", "null", "list"):
@@ -464,7 +463,7 @@ def test_killed_sweep_leaves_no_workers(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text("arch: systolic\nworkload: llama7b_prefill\n"
                     "grid:\n  array.rows: [8, 16, 24, 32, 40, 48, 56, 64]\n")
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "sweep", str(spec), "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli.main", "sweep", str(spec), "--out",
                              str(tmp_path / "out"), "--workers", "2", "--no-progress"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parent = psutil.Process(proc.pid)

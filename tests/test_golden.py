@@ -1,15 +1,15 @@
 """Golden regressions: every shipped arch config on its main workloads gives the numbers stored
-in tests/golden/. An intended change: ``python -m sim.golden --update`` and a CHANGELOG.md line
-naming the new digest (sim/golden.py)."""
+in tests/golden/. An intended change: ``python -m sim.simulation.golden --update`` and a CHANGELOG.md line
+naming the new digest (sim/simulation/golden.py)."""
 
 import json
 
 import pytest
 
-from sim import golden
+from sim.simulation import golden
 
 CASES = golden.cases()
-HOW = ("if the change is intended, run `python -m sim.golden --update` and add a line to "
+HOW = ("if the change is intended, run `python -m sim.simulation.golden --update` and add a line to "
        "CHANGELOG.md saying why, with the digest it prints")
 
 
@@ -55,7 +55,7 @@ def test_diff_is_readable_and_tolerates_float_noise():
 def test_update_reports_changes_and_the_changelog_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(golden, "GOLDEN_DIR", tmp_path)
     monkeypatch.setattr(golden, "cases", lambda: [("systolic", "llama7b_decode", ())])
-    monkeypatch.setattr(golden, "ROOT", tmp_path)
+    monkeypatch.setattr(golden, "PROJECT_ROOT", tmp_path)
     (tmp_path / "old__case.json").write_text("{}")
     assert golden.update() == 2
     out = capsys.readouterr().out

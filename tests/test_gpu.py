@@ -1,19 +1,19 @@
 """Tensor-core GPU family: exact block scheduler, datasheet presets, validation against a real
-H100 (data measured by docs/gpu/measure_gpu.py, stored in sim/data/measured/)."""
+H100 (data measured by docs/gpu/measure_gpu.py, stored in sim/families/gpu/data/measured/)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.arch import load_arch
-from sim.cli import main
-from sim.gpu_validation import (cases, decode_step_pairs, default_arch, load_measurements,
-                                median_abs, predictions)
-from sim.kernels.gpu import cta_schedule
-from sim.ops import Attention, fuse_attention
-from sim.reference.gpu import ReferenceBlockScheduler
-from sim.simulate import load_workload, simulate
+from sim.simulation.arch import load_arch
+from sim.cli.main import main
+from sim.families.gpu.validation import (cases, decode_step_pairs, default_arch, load_measurements,
+                                         median_abs, predictions)
+from sim.families.gpu.kernel import cta_schedule
+from sim.core.ops import Attention, fuse_attention
+from sim.families.gpu.reference import ReferenceBlockScheduler
+from sim.simulation.simulate import load_workload, simulate
 
 A100 = "arch_configs/a100.yaml"
 H100 = "arch_configs/h100.yaml"

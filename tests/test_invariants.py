@@ -1,4 +1,4 @@
-"""The invariant check on every report (sim/invariants.py): it passes on real runs, and a
+"""The invariant check on every report (sim/core/invariants.py): it passes on real runs, and a
 family bug of each kind (lost MACs, missing traffic, time below a bound, a fraction above 1, a
 NaN) is caught and names the op."""
 
@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 
 from sim import load_arch, simulate
-from sim.config import override_pairs
-from sim.cli import EXIT_INVARIANT, main
-from sim.families.systolic import Systolic
-from sim.invariants import InvariantError, compulsory_bytes
-from sim.ops import Elementwise, Gemm
-from sim.simulate import load_workload
-from sim.traces import read_trace, trace_macs, trace_ops
-from sim.workloads import available_models, closed_form_macs, load_workload as gen_workload
+from sim.core.config import override_pairs
+from sim.cli.main import EXIT_INVARIANT, main
+from sim.families.systolic.family import Systolic
+from sim.core.invariants import InvariantError, compulsory_bytes
+from sim.core.ops import Elementwise, Gemm
+from sim.simulation.simulate import load_workload
+from sim.workloads.traces import read_trace, trace_macs, trace_ops
+from sim.workloads.loader import load_workload as gen_workload
+from sim.workloads.model import available_models, closed_form_macs
 
 from conftest import ROOT, SYSTOLIC
 

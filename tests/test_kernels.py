@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from sim.kernels.pipeline import run_pipeline
-from sim.kernels.systolic import gemm_compute_cycles
-from sim.reference.pipeline import simulate_pipeline
-from sim.reference.systolic_pe import simulate_gemm
+from sim.core.pipeline_kernel import run_pipeline
+from sim.families.systolic.kernel import gemm_compute_cycles
+from sim.core.pipeline_reference import simulate_pipeline
+from sim.families.systolic.reference import simulate_gemm
 
 
 def _shapes(seed, n):

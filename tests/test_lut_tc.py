@@ -4,13 +4,13 @@ unit and system figures (ISCA'25 LUT Tensor Core) within stated tolerances."""
 import numpy as np
 import pytest
 
-from sim import lut_validation as V
-from sim.arch import load_arch
-from sim.errors import ConfigError, WorkloadError
-from sim.kernels import lut_tc as K
-from sim.ops import TableBuild
-from sim.reference import lut_tc as R
-from sim.simulate import load_workload, simulate
+from sim.families.lut_tc import validation as V
+from sim.simulation.arch import load_arch
+from sim.core.errors import ConfigError, WorkloadError
+from sim.families.lut_tc import kernel as K
+from sim.core.ops import TableBuild
+from sim.families.lut_tc import reference as R
+from sim.simulation.simulate import load_workload, simulate
 
 CFG = "arch_configs/lut_tc.yaml"
 
@@ -145,7 +145,7 @@ def test_table1_latencies_are_below_the_papers(table1_latencies):
 def test_precompute_fusion_and_sharing():
     arch = load_arch(CFG, ["lut.precompute=separate"])
     w = load_workload("llama7b_decode", arch)
-    from sim.families.lut_tc import LutTc
+    from sim.families.lut_tc.family import LutTc
     fam = LutTc()
     ctx = fam.prepare(arch.cfg, arch.file)
     ops = fam.lower(ctx, w.ops)

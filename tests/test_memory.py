@@ -6,14 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from sim.config import Config
-from sim.config.schema import validate
-from sim.errors import ConfigError
+from sim.core.config import Config
+from sim.core.config.schema import validate
+from sim.core.errors import ConfigError
 from sim.memory.energy import DramEnergy
 from sim.memory.spec import DRAM, address_map, load_presets, resolve_spec
 from sim.memory.sram import SramBuffer, _predict, access_cycles, load_points, strided_access_cycles
 from sim.memory.system import controller_shares, run_requests, run_stream
-from sim.reference.dram import ReferenceController, Request
+from sim.memory.dram_reference import ReferenceController, Request
 
 
 def spec_of(**kw):
@@ -225,7 +225,7 @@ def test_conflicting_or_malformed_overrides_are_rejected(kw, message):
 
 
 def test_bad_dram_config_fails_arch_loading(root):
-    from sim.arch import load_arch
+    from sim.simulation.arch import load_arch
     with pytest.raises(ConfigError, match=r"dram.timing.tRC"):
         load_arch(root / "arch_configs" / "systolic.yaml", ["dram.timing.tRAS=60"])
 
@@ -233,7 +233,7 @@ def test_bad_dram_config_fails_arch_loading(root):
 # ---- report integration -------------------------------------------------------------------
 def test_report_has_a_dram_section_with_conserved_bytes():
     from tests.conftest import SYSTOLIC
-    from sim.simulate import simulate
+    from sim.simulation.simulate import simulate
     r = simulate(SYSTOLIC, "llama7b_decode", ["workload.context_len=64"])
     d = r.to_dict()["dram"]
     assert set(d) >= {"bandwidth_utilization", "row_hit_rate", "commands", "energy_joules"}
@@ -246,8 +246,8 @@ def test_report_has_a_dram_section_with_conserved_bytes():
 
 def test_capacity_overflow_is_a_clear_error():
     from tests.conftest import SYSTOLIC
-    from sim.errors import WorkloadError
-    from sim.simulate import simulate
+    from sim.core.errors import WorkloadError
+    from sim.simulation.simulate import simulate
     with pytest.raises(WorkloadError, match=r"dram.channels: workload gpt3_175b_decode needs"):
         simulate(SYSTOLIC, "gpt3_175b_decode")
 
@@ -260,7 +260,7 @@ def test_sram_model_reproduces_the_cacti_points():
 
 
 def test_sram_energy_grows_with_bank_size_and_width():
-    from sim.costs import CostModel
+    from sim.core.costs import CostModel
     costs = CostModel(45, 0.9)
     small = SramBuffer(2**20, 32, 16).read_pj_per_bit(costs).value
     big = SramBuffer(2**20, 2, 16).read_pj_per_bit(costs).value

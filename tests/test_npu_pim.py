@@ -6,13 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from sim.kernels.pim import GWRITE, MARK, TILE, WAIT, run_channel
+from sim.families.npu_pim.kernel import GWRITE, MARK, TILE, WAIT, run_channel
 from sim.memory.spec import load_presets
-from sim.pim import (Layout, assign_channels, channel_program, mha_estimate, pim_timing,
-                     request_program, run_program, split_sub_batches)
-from sim.reference.pim import ReferenceChannel
-from sim.seqlens import snapshot_lengths
-from sim.simulate import simulate
+from sim.families.npu_pim.pim import (Layout, assign_channels, channel_program, mha_estimate,
+                                      pim_timing, request_program, run_program, split_sub_batches)
+from sim.families.npu_pim.reference import ReferenceChannel
+from sim.workloads.seqlens import snapshot_lengths
+from sim.simulation.simulate import simulate
 
 HBM2 = load_presets()["HBM2"]["timing"]
 GEO = np.array([2, 4, 4])
@@ -57,8 +57,8 @@ def test_gwrite_holds_the_pim_queue_96_cycles():
 def test_pim_internal_bandwidth_is_16x_external_per_channel():
     """The configured NeuPIMs device: every bank's MAC lanes take 2 B operands each PIM step
     (2 DRAM cycles) against the channels' external peak (NeuPIMs (Heo et al., ASPLOS'24) Sec. V-D)."""
-    from sim.arch import load_arch
-    from sim.families.npu_pim import NpuPim
+    from sim.simulation.arch import load_arch
+    from sim.families.npu_pim.family import NpuPim
     arch = load_arch("arch_configs/neupims.yaml")
     fam = NpuPim()
     ctx = fam.prepare(arch.cfg, arch.file)
@@ -214,10 +214,10 @@ def test_pim_moves_attention_off_the_npu(runs):
 def test_sub_batches_keep_the_channels_their_kv_cache_was_placed_on():
     """Each sub-batch's PIM attention runs on the channels the whole batch was assigned to
     (Algorithm 3 halves every channel's list; nothing is reassigned per sub-batch)."""
-    from sim.arch import load_arch
-    from sim.families.npu_pim import _channel_lens
-    from sim.ops import PimAttention
-    from sim.simulate import load_workload
+    from sim.simulation.arch import load_arch
+    from sim.families.npu_pim.family import _channel_lens
+    from sim.core.ops import PimAttention
+    from sim.simulation.simulate import load_workload
     arch = load_arch("arch_configs/neupims.yaml")
     w = load_workload("gpt3_7b_decode", arch, ["workload.batch=256", "workload.tensor_parallel=4",
                                                "workload.context_dist=sharegpt"])
@@ -256,7 +256,7 @@ def test_results_are_deterministic():
 
 
 def test_pim_rejects_prefill_and_grouped_query_attention():
-    from sim.errors import WorkloadError
+    from sim.core.errors import WorkloadError
     with pytest.raises(WorkloadError, match="decode"):
         simulate("arch_configs/neupims.yaml", "gpt3_7b_prefill", ["workload.prompt_len=16"])
     with pytest.raises(WorkloadError, match="KV head"):
@@ -264,7 +264,7 @@ def test_pim_rejects_prefill_and_grouped_query_attention():
 
 
 def test_tensor_parallel_split_must_divide_heads():
-    from sim.errors import WorkloadError
+    from sim.core.errors import WorkloadError
     with pytest.raises(WorkloadError, match="tensor_parallel"):
         simulate("arch_configs/neupims.yaml", "gpt3_7b_decode", ["workload.tensor_parallel=3"])
 

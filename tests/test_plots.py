@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from sim import load_arch, simulate
-from sim.plots import (attributed_cycles, layer_latency_figure, roofline_ceilings,
-                       roofline_figure, roofline_points, timeline_figure, write_plots)
+from sim.output.plots import (attributed_cycles, layer_latency_figure, roofline_ceilings,
+                              roofline_figure, roofline_points, timeline_figure, write_plots)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

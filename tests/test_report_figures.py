@@ -102,7 +102,7 @@ def test_yaml_words_and_exponents_are_read_as_meant():
 
 
 def test_piping_into_head_ends_quietly():
-    cmd = (f"{sys.executable} -m sim.cli --arch arch_configs/systolic.yaml "
+    cmd = (f"{sys.executable} -m sim.cli.main --arch arch_configs/systolic.yaml "
            f"--workload gpt2_decode | head -1")
     proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=300)
     assert proc.stdout.startswith("accelsim")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sim.kernels.systolic import scalesim_total_cycles
+from sim.families.systolic.kernel import scalesim_total_cycles
 
 pytest.importorskip("scalesim", reason="install the peer extra: pip install -e '.[peer]'")
 from peer_scalesim import scalesim_compute_cycles  # noqa: E402

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from sim import load_arch, load_workload, simulate
-from sim.cli import main
-from sim.errors import ConfigError, WorkloadError
+from sim.cli.main import main
+from sim.core.errors import ConfigError, WorkloadError
 from test_workloads import closed_form
 
 from conftest import SYSTOLIC, SYSTOLIC_32

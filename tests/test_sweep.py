@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from sim import load_sweep, pareto_front, simulate, sweep
-from sim.cli import main
-from sim.dse import pareto_mask, plot_energy_breakdown, plot_metric_vs_param, plot_pareto
-from sim.errors import SweepError
-from sim.sweep_run import load_results, run_task, resolve_points
+from sim.cli.main import main
+from sim.sweeps.dse import pareto_mask, plot_energy_breakdown, plot_metric_vs_param, plot_pareto
+from sim.core.errors import SweepError
+from sim.sweeps.runner import load_results, run_task, resolve_points
 
 ROOT = Path(__file__).resolve().parent.parent
 README_SPEC = ROOT / "docs" / "sweeps" / "systolic_dse.yaml"
-SIMULATE = [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())"]
+SIMULATE = [sys.executable, "-c", "import sys; from sim.cli.main import main; sys.exit(main())"]
 
 
 def small_spec(**extra) -> dict:
@@ -183,7 +183,7 @@ def test_run_task_turns_errors_and_crashes_into_records(monkeypatch):
 
     def crash(*args):
         raise RuntimeError("kernel fell over")
-    monkeypatch.setattr(sys.modules["sim.simulate"], "simulate", crash)
+    monkeypatch.setattr(sys.modules["sim.simulation.simulate"], "simulate", crash)
     record = run_task(task)
     assert record["status"] == "error" and record["key"] == task.key
     assert record["error"] == "RuntimeError: kernel fell over" and "crash" in record["traceback"]

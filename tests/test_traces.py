@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from sim import load_arch, load_workload, simulate
-from sim.cli import main
-from sim.config import Config
-from sim.errors import WorkloadError
-from sim.ops import Gemm
-from sim.traces import cross_check, read_trace, trace_macs
+from sim.cli.main import main
+from sim.core.config import Config
+from sim.core.errors import WorkloadError
+from sim.core.ops import Gemm
+from sim.workloads.traces import cross_check, read_trace, trace_macs
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACES = ROOT / "traces"
@@ -162,8 +162,8 @@ def test_a_tiny_model_extracts_and_replays_with_closed_form_macs(tmp_path):
     coverage run): the recorded MACs equal the generator's closed form for the same model."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from sim.trace_extract import extract, write_trace
-    from sim.workloads import closed_form_macs
+    from sim.workloads.extract import extract, write_trace
+    from sim.workloads.model import closed_form_macs
     config = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
               "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 100,
               "max_position_embeddings": 256}

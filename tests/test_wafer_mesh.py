@@ -8,14 +8,15 @@ import math
 import numpy as np
 import pytest
 
-from sim.arch import load_arch
-from sim.errors import ConfigError, WorkloadError
-from sim.families.wafer_mesh import WaferMesh
-from sim.kernels.mesh import run_streams
-from sim.mesh import (GEMM_ALGORITHMS, GEMV_COMPARISON_SIDES, GEMV_COMPARISON_SIZES, Fabric,
-                      Messages, gemm, gemv, gemv_speedup, interleaved_successor)
-from sim.reference.mesh import ReferenceMesh
-from sim.simulate import load_workload, simulate
+from sim.simulation.arch import load_arch
+from sim.core.errors import ConfigError, WorkloadError
+from sim.families.wafer_mesh.family import WaferMesh
+from sim.families.wafer_mesh.kernel import run_streams
+from sim.families.wafer_mesh.mesh import (GEMM_ALGORITHMS, GEMV_COMPARISON_SIDES,
+                                          GEMV_COMPARISON_SIZES, Fabric, Messages, gemm, gemv,
+                                          gemv_speedup, interleaved_successor)
+from sim.families.wafer_mesh.reference import ReferenceMesh
+from sim.simulation.simulate import load_workload, simulate
 
 WSE2 = "arch_configs/wse2.yaml"
 

@@ -1,13 +1,14 @@
 """Lowering conservation: MACs, parameter bytes and KV bytes equal closed forms for every model.
 
 The closed forms below are written from the model hyper-parameters alone, independently of
-``sim.workloads.lower``.
+``sim.workloads.lowering.lower``.
 """
 
 import pytest
 
-from sim.ops import Gemm
-from sim.workloads import available_models, load_model, load_workload
+from sim.core.ops import Gemm
+from sim.workloads.loader import load_workload
+from sim.workloads.model import available_models, load_model
 
 
 def closed_form(model_id, phase, batch, prompt=16, context=16, logits="last"):

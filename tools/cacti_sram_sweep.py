@@ -1,7 +1,7 @@
-"""Regenerate sim/data/sram_cacti_45nm.yaml from CACTI 7 runs (developer tool, not run by CI).
+"""Regenerate sim/memory/data/sram_cacti_45nm.yaml from CACTI 7 runs (developer tool, not run by CI).
 
     git clone https://github.com/HewlettPackard/cacti && make -C cacti
-    python tools/cacti_sram_sweep.py --cacti cacti/cacti > sim/data/sram_cacti_45nm.yaml
+    python tools/cacti_sram_sweep.py --cacti cacti/cacti > sim/memory/data/sram_cacti_45nm.yaml
 
 Each point is CACTI's shipped cache.cfg turned into a single-bank, single-port, direct-mapped
 scratchpad RAM ("cache type ram") at 45 nm (itrs-hp cells and periphery, CACTI's default design

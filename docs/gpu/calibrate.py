@@ -4,7 +4,7 @@
 
 The calibration half is the qkv and down GEMM shapes (BF16 and FP8, every M), the 8192^3 peak
 GEMMs, the 1 GiB device copy, the RMSNorm kernel and one decode and one prefill attention
-(``sim.gpu_validation.CALIBRATION_*``). Everything else is held out and only evaluated. The fit
+(``sim.families.gpu.validation.CALIBRATION_*``). Everything else is held out and only evaluated. The fit
 is coordinate descent on fixed grids (deterministic), minimising the mean |log(pred / meas)|.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from sim.gpu_validation import (cases, default_arch, load_measurements,  # noqa: E402
-                                predictions)
+from sim.families.gpu.validation import (cases, default_arch, load_measurements, # noqa: E402
+                                         predictions)
 
 #: parameter -> (config key, grid of candidate values)
 GRIDS = {

@@ -2,9 +2,9 @@
 
 Never runs in CI (it needs a CUDA GPU and PyTorch). Writes one JSON file with the date, device,
 driver and library versions beside every figure; the simulator's GPU validation
-(:mod:`sim.gpu_validation`, ``docs/gpu/calibrate.py``) reads it.
+(:mod:`sim.families.gpu.validation`, ``docs/gpu/calibrate.py``) reads it.
 
-    python docs/gpu/measure_gpu.py --out sim/data/measured/h100_sxm.json
+    python docs/gpu/measure_gpu.py --out sim/families/gpu/data/measured/h100_sxm.json
 
 Method: CUDA events around a CUDA graph of ``--reps`` back-to-back launches, after warm-up;
 the figure is the median over ``--runs`` replays divided by ``--reps``. Weights rotate through

@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sim.gpu_validation import (cases, decode_step_pairs, default_arch,  # noqa: E402
-                                load_measurements, median_abs, predictions)
+from sim.families.gpu.validation import (cases, decode_step_pairs, default_arch, # noqa: E402
+                                         load_measurements, median_abs, predictions)
 
 
 def main(argv=None) -> int:

@@ -98,7 +98,7 @@ spec as `simulate sweep spec.yaml` (see `docs/sweeps.md`): it runs points in par
 them to `results/`, and resumes where it stopped if run again."""),
     ("code", SETUP),
     ("code", '''from sim import sweep, pareto_front
-from sim.dse import plot_pareto, plot_metric_vs_param, plot_energy_breakdown
+from sim.sweeps.dse import plot_pareto, plot_metric_vs_param, plot_energy_breakdown
 
 sides = [64, 128] if QUICK else [32, 64, 128, 256, 512]
 spec = {
@@ -163,7 +163,7 @@ The LUT Tensor Core is specified for INT1-4 weights (the paper's Table 3), so th
 bits. `docs/lut_tc.md` compares the family with the paper's own figures."""),
     ("code", SETUP),
     ("code", '''from sim import sweep
-from sim.dse import plot_metric_vs_param
+from sim.sweeps.dse import plot_metric_vs_param
 
 spec = {
     "name": "lut_vs_mac",

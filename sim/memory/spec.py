@@ -1,10 +1,10 @@
 """DRAM standards as data, the ``dram:`` config section, and the resolved :class:`DramSpec`.
 
-A preset row in ``sim/data/dram_presets.yaml`` gives organisation, timings (DRAM clock cycles),
-IDD currents and the interface energy of one standard, each with its source. An arch YAML picks
-one (``dram: {preset: HBM2, channels: 32}``) and may override single organisation fields and
-timings; :func:`resolve_spec` applies the overrides and rejects combinations that contradict
-each other or the DRAM protocol (e.g. ``tRC < tRAS + tRP``).
+A preset row in ``sim/memory/data/dram_presets.yaml`` gives organisation, timings (DRAM clock
+cycles), IDD currents and the interface energy of one standard, each with its source. An arch YAML
+picks one (``dram: {preset: HBM2, channels: 32}``) and may override single organisation fields and
+timings; :func:`resolve_spec` applies the overrides and rejects combinations that contradict each
+other or the DRAM protocol (e.g. ``tRC < tRAS + tRP``).
 
 One *controller* is what has its own command and data bus: a legacy HBM channel, an HBM pseudo
 channel, a DDR/LPDDR/GDDR channel. Controllers are independent; the device has
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from sim.config import Config, Field, Section
-from sim.errors import where
+from sim.core.config import Config, Field, Section
+from sim.core.errors import where
 
-PRESETS_PATH = Path(__file__).resolve().parent.parent / "data" / "dram_presets.yaml"
+PRESETS_PATH = Path(__file__).resolve().parent / "data" / "dram_presets.yaml"
 
 #: Timing names, in the order the Numba kernel receives them (all in DRAM clock cycles).
 TIMING_NAMES = ("CL", "CWL", "tBL", "tRCD", "tRCDWR", "tRP", "tRAS", "tRC", "tCCD_S", "tCCD_L",

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import Config
-from sim.kernels.dram import (N_STATS, ST_ACT, ST_ACTIVE, ST_END, ST_HITS, ST_LAST,
-                              ST_PERIOD_CYC, ST_PERIOD_REQ, ST_PRE, ST_RD, ST_REF, ST_SKIPPED,
-                              ST_WR, run_controller)
+from sim.core.config import Config
+from sim.memory.dram_kernel import (N_STATS, ST_ACT, ST_ACTIVE, ST_END, ST_HITS, ST_LAST,
+                                    ST_PERIOD_CYC, ST_PERIOD_REQ, ST_PRE, ST_RD, ST_REF, ST_SKIPPED,
+                                    ST_WR, run_controller)
 from sim.memory.energy import DramEnergy
 from sim.memory.spec import DramSpec, address_map, parse_mapping, resolve_spec, TIMING_NAMES
 
@@ -214,7 +214,7 @@ class DramSystem:
     def __init__(self, cfg: Config, file: str | None, accel_hz: float):
         spec, problems = resolve_spec(cfg, file)
         if problems:  # arch loading reports these first; this guards direct use
-            from sim.errors import ConfigError
+            from sim.core.errors import ConfigError
             raise ConfigError(problems)
         self.spec: DramSpec = spec
         self.model = cfg.model
@@ -297,8 +297,8 @@ class DramSystem:
         have = self.spec.capacity_bytes
         if need <= have:
             return []
-        from sim.errors import where
-        from sim.units import format_bytes
+        from sim.core.errors import where
+        from sim.core.units import format_bytes
         return [f"{where(file, 'dram.channels')}: workload {workload.name} needs "
                 f"{format_bytes(need)} of weights and KV cache but {self.spec.preset} with "
                 f"{self.spec.org['channels']} channels holds {format_bytes(have)}; allowed: "

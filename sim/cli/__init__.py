@@ -1,0 +1,1 @@
+"""The ``simulate`` command (``main.py``); ``python -m sim.cli`` runs it too."""

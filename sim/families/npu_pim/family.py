@@ -1,0 +1,648 @@
+"""NPU + PIM system for batched LLM decoding (NeuPIMs, ASPLOS'24), with its baselines.
+
+The NPU (``npu.arrays`` weight-stationary systolic arrays and a vector unit) runs the weight GEMMs
+and element-wise ops; attention GEMVs run either on the NPU (``pim.mode: none``, the NPU-only
+system) or inside the HBM banks (:mod:`sim.families.npu_pim.pim`,
+:mod:`sim.families.npu_pim.kernel`).
+
+Execution model (decoupled access / execute):
+
+* Every DRAM read of weights or KV cache is a :class:`~sim.core.ops.Transfer` on the ``dma`` unit,
+  served by the command-level DRAM model as a stream. It may run ahead of its consumer as long
+  as the prefetched bytes fit in ``sram.filter``; the consuming GEMM then computes from SRAM.
+* GEMMs take the systolic fold model (:mod:`sim.families.systolic.kernel`) with folds dealt to the
+  arrays in rounds; element-wise ops the vector unit.
+* A :class:`~sim.core.ops.PimAttention` runs every channel's PIM program (logit GEMVs, the NPU's
+  softmax, attend GEMVs) on the ``pim`` unit; its time is the slowest channel's.
+* ``pim.mode: single`` (Newton-style blocked mode): one row buffer per bank, so the NPU's
+  memory traffic and PIM cannot overlap; transfers and PIM share one ``memory`` unit and each
+  request's softmax leaves its channel idle. ``dual`` (NeuPIMs): a second row buffer, transfers
+  proceed beside PIM (their bandwidth share and the PIM slowdown are measured by running the
+  PIM programs beside a saturating read stream), the softmax overlaps the next request's logits.
+* ``schedule.sub_batch_interleaving``: the batch is split per channel into two sub-batches
+  (NeuPIMs Algorithm 3) whose op chains share the units, so one's GEMMs overlap the other's
+  attention; each sub-batch streams its own weights (``weight_restream``) unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from sim.core.components import TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, sram_section
+from sim.core.config import Config, Field, Section
+from sim.core.errors import where
+from sim.core.family import AreaItem, Family, OpPlan, register_family
+from sim.families.systolic.family import ARRAY, Systolic
+from sim.families.systolic.kernel import fold_grid
+from sim.memory import DRAM
+from sim.memory.energy import DramEnergy
+from sim.core.ops import Elementwise, Gemm, PimAttention, Transfer, replace_attention
+from sim.families.npu_pim.pim import (Layout, assign_channels, channel_program, pim_timing,
+                                      run_program, split_sub_batches, PIM_TIMING_SOURCES)
+from sim.core.vector_unit import plan_vector
+
+MODES = ("none", "single", "dual")
+
+NPU = Section("The NPU's compute units", {
+    "arrays": Field("int", 8, "Systolic arrays of array.rows x array.cols, each with a share "
+                    "of the vector lanes", positive=True, maximum=1024,
+                    source="NeuPIMs (ASPLOS'24) Sec. V-A: eight 128x128 systolic arrays "
+                           "with SIMD vector units"),
+})
+
+PIM = Section("Processing-in-memory in the HBM banks", {
+    "mode": Field("enum", "dual", "none: plain HBM, attention on the NPU; single: one row "
+                  "buffer per bank (Newton, blocked mode); dual: NeuPIMs' second (PIM) row "
+                  "buffer", choices=MODES),
+    "macs_per_bank": Field("int", 16, "FP16 multipliers per bank (+ adder tree): elements one "
+                           "MAC step consumes", positive=True, maximum=1024,
+                           source="NeuPIMs pim_comp_coverage 16 (NeuPIMs@f299af3 neupims.json)"),
+    "gwrite_cycles": Field("int", 96, "GWRITE latency (DRAM cycles; at most 8,192: the "
+                           "channel kernel serves normal reads beside every GWRITE cycle)",
+                           positive=True, maximum=2**13,
+                           source="(tCCD_S + tCCD_L) x 32: NeuPIMs@f299af3 "
+                                  "NewtonSim configuration.cc gwrite_delay"),
+    "mac_energy_vs_read": Field("float", 4.0, "Energy of one all-bank MAC command in units of "
+                                "a RD command's", minimum=0,
+                                source="NeuPIMs@f299af3 NewtonSim configuration.cc: "
+                                       "comp_energy_inc = 4 x read ('newton paper said 4x "
+                                       "power needed')"),
+    "gact_energy_vs_act": Field("float", 4.0, "Energy of a G_ACT (four banks) in units of an "
+                                "ACT's", minimum=0,
+                                source="NeuPIMs@f299af3 NewtonSim configuration.cc: "
+                                       "gact_energy_inc = 4 x act_energy_inc"),
+    "read_lookahead": Field("int", 256, "Dual mode: normal 64 B reads the channel controller "
+                            "sees ahead (FR-FCFS window) when it fills the command slots PIM "
+                            "leaves free", positive=True, maximum=65536,
+                            source="NeuPIMs: 128-deep command queues (NeuPIMs@f299af3 "
+                                   "HBM2_8Gb_x128_dualpim.ini cmd_queue_size); "
+                                   "256 = 16 rows per channel, where the measured read share "
+                                   "beside PIM saturates (0.72; 0.42 at 32, 0.72 at 1024)"),
+    "row_buffer_area": Field("float", 0.0311, "Dual mode: extra DRAM die area of the second "
+                             "row buffers, as a fraction of the DRAM area (reported, not priced)",
+                             minimum=0, source="NeuPIMs (ASPLOS'24): +3.11 % (CACTI 7.0, 22 nm)"),
+})
+
+SCHEDULE = Section("How the batch is run", {
+    "channel_assignment": Field("enum", "greedy", "Requests to PIM channels: greedy "
+                                "(NeuPIMs' min-load bin packing on the MHA estimate) or "
+                                "round_robin (Newton baseline)",
+                                choices=("greedy", "round_robin")),
+    "sub_batch_interleaving": Field("enum", "auto", "Split the batch in two and interleave "
+                                    "NPU and PIM work: never, always, or auto (when batch >= auto_min_batch)",
+                                    choices=("never", "always", "auto")),
+    "auto_min_batch": Field("int", 256, "auto: smallest batch that interleaves", positive=True,
+                            source="NeuPIMs README: SBI enabled only when batch >= 256"),
+    "weight_restream": Field("bool", True, "Each sub-batch reads the layer's weights again "
+                             "(NeuPIMs' simulator); false: one read serves both"),
+    "prefetch": Field("bool", True, "Transfers may run ahead of their GEMM while "
+                      "sram.filter holds the prefetched bytes"),
+})
+
+SCHEMA = Section("NPU + PIM (NeuPIMs-style) system", {
+    "name": Field("str", "npu_pim", "Display name of this design point"),
+    "description": Field("str", None, "Free text", nullable=True),
+    "tech": TECH,
+    "array": ARRAY,
+    "npu": NPU,
+    "sram": sram_section("On-chip SRAM: ifmap (activations), filter (prefetched weights and "
+                         "KV), ofmap (partial sums)",
+                         {"ifmap": 32 * 2**20, "filter": 64 * 2**20, "ofmap": 4 * 2**20}),
+    "vector": VECTOR,
+    "dram": DRAM,
+    "pim": PIM,
+    "schedule": SCHEDULE,
+})
+
+
+@dataclass
+class Ctx:
+    cfg: Config
+    file: str | None
+    npu: object                    # the systolic family's context (costs, SRAM, DRAM system)
+    arrays: int
+    mode: str
+    tm: np.ndarray                 # PIM timing vector
+    geo: np.ndarray
+    layout_base: dict
+    dram_energy: DramEnergy
+    memory_unit: str               # unit of transfers ("dma", or "memory" when blocked)
+    deps: list = field(default_factory=list)
+    batch: int = 0
+    sbi: bool = False
+    pim_cache: dict = field(default_factory=dict)
+    interference: dict = field(default_factory=dict)
+
+    @property
+    def channel(self):
+        return self.npu.channel
+
+
+@register_family
+class NpuPim(Family):
+    kind = "npu_pim"
+    description = ("NPU (systolic arrays + vector units) with PIM HBM banks for attention "
+                   "(NeuPIMs): dual row buffers, sub-batch interleaving")
+    schema = SCHEMA
+    energy_components = ("mac", "pe_registers", "pim")
+
+    # ---- configuration -------------------------------------------------------------------
+    def check(self, cfg: Config, file: str | None) -> list[str]:
+        out = Systolic().check(cfg, file)
+        if cfg.array.dataflow != "ws":
+            out.append(f"{where(file, 'array.dataflow')}: {cfg.array.dataflow!r}: the NPU "
+                       f"streams activations past stationary weights; allowed: ws")
+        if cfg.pim.mode != "none" and cfg.dram.model != "cycle":
+            out.append(f"{where(file, 'dram.model')}: PIM needs the command-level DRAM; "
+                       f"allowed with pim.mode {cfg.pim.mode}: cycle")
+        return out
+
+    def native_bits(self, cfg: Config) -> dict[str, int]:
+        return {"weight_bits": cfg.array.weight_bits, "act_bits": cfg.array.input_bits}
+
+    def check_workload(self, ctx: Ctx, workload) -> list[str]:
+        out = Systolic().check_workload(ctx.npu, workload)
+        w = workload.cfg
+        ctx.batch = w.batch // w.pipeline_parallel  # requests of one device's micro-batch
+        if ctx.mode != "none" and w.phase != "decode":
+            out.append(f"{where(workload.source_file or 'workload ' + workload.name, 'phase')}: "
+                       f"PIM runs decode attention only (NeuPIMs leaves prefill to standalone "
+                       f"NPUs); allowed with pim.mode {ctx.mode}: decode")
+        m = workload.model
+        if ctx.mode != "none" and (m.n_kv != m.heads):
+            out.append(f"{where(ctx.file, 'pim.mode')}: the PIM dataflow maps multi-head "
+                       f"attention (one KV head per query head); {m.id} groups "
+                       f"{m.heads // m.n_kv} query heads per KV head; allowed: pim.mode none")
+        return out
+
+    def prepare(self, cfg: Config, file: str | None) -> Ctx:
+        npu = Systolic().prepare(cfg, file)
+        spec = npu.channel.spec
+        o = spec.org
+        mode = cfg.pim.mode
+        tm = pim_timing(spec.timing, mode == "dual", cfg.pim.gwrite_cycles)
+        geo = np.array([o["ranks"], o["bankgroups"], o["banks_per_group"]], dtype=np.int64)
+        base = {"banks": int(geo.prod()), "row_elems": o["row_bytes"] * 8 // cfg.array.weight_bits,
+                "macs": cfg.pim.macs_per_bank}
+        unit = "memory" if mode == "single" else "dma"
+        return Ctx(cfg, file, npu, cfg.npu.arrays, mode, tm, geo, base, DramEnergy.of(spec), unit)
+
+    def units(self, ctx: Ctx) -> list[str]:
+        if ctx.mode == "single":
+            return ["array", "vector", "memory"]
+        return ["array", "vector", "dma"] + (["pim"] if ctx.mode == "dual" else [])
+
+    # ---- lowering: transfers, PIM attention, sub-batches ---------------------------------------
+    def lower(self, ctx: Ctx, ops: tuple) -> tuple:
+        batch = ctx.batch or _batch_of(ops)
+        ctx.batch = batch
+        s = ctx.cfg.schedule
+        ctx.sbi = (ctx.mode != "none" and batch >= 2 and
+                   (s.sub_batch_interleaving == "always"
+                    or (s.sub_batch_interleaving == "auto" and batch >= s.auto_min_batch)))
+        kv_lens = _kv_lens(ops, batch)
+        if ctx.mode == "none":
+            groups = [list(range(batch))]
+        else:
+            lay = self._layout(ctx, ops)
+            per_channel = assign_channels(kv_lens, ctx.channel.spec.controllers,
+                                          s.channel_assignment, lay)
+            parts = split_sub_batches(per_channel) if ctx.sbi else (per_channel,)
+            groups = [sum(p, []) for p in parts]
+        chains = []
+        fused = _attention_fused(ops, batch) if ctx.mode != "none" else list(ops)
+        for sb, members in enumerate(groups):
+            tag = f".sb{sb + 1}" if len(groups) > 1 else ""
+            frac = len(members) / batch
+            lens = tuple(kv_lens[i] for i in members)
+            sizes = tuple(len(reqs) for reqs in parts[sb]) if ctx.mode != "none" else ()
+            chains.append([new for op in fused
+                           for new in self._lower_op(ctx, op, tag, frac, lens, sizes)])
+        out, ctx.deps = _schedule(chains, ctx.cfg.sram.filter // len(chains),
+                                  ctx.cfg.schedule.prefetch, ctx.cfg.schedule.weight_restream)
+        return tuple(out)
+
+    def dependencies(self, ctx: Ctx, ops) -> list:
+        return ctx.deps
+
+    def _layout(self, ctx: Ctx, ops) -> Layout:
+        att = next(op for op in ops if isinstance(op, Gemm) and op.b_source == "kv")
+        return _layout(ctx, att.k, att.count if att.kv_lens else att.count // ctx.batch)
+
+    def _lower_op(self, ctx: Ctx, op, tag: str, frac: float, lens: tuple,
+                  sizes: tuple = ()) -> list:
+        """One op of one sub-batch: scaled to the sub-batch, its DRAM reads split off; PIM
+        attention keeps the channels (``sizes`` requests each) its KV cache was placed on."""
+        name = op.name + tag
+        if isinstance(op, PimAttention):
+            return [replace(op, name=name, kv_lens=lens, channel_sizes=sizes,
+                            softmax=_scale_vec(op.softmax, frac, op.softmax.name + tag))]
+        if isinstance(op, Elementwise):
+            return [_scale_vec(op, frac, name)]
+        if isinstance(op, Gemm):
+            chunk = ctx.cfg.sram.filter // 8
+            if op.b_source == "kv":
+                g = _sub_attention(op, lens, frac)
+                out = []
+                for j, part in enumerate(_request_chunks(g, lens, chunk)):
+                    nm = f"{name}.{j}" if j else name
+                    out += [Transfer(nm + ".kv", op.layer, op.role, part.b_bytes, "kv"),
+                            replace(part, name=nm)]
+                return out
+            g = replace(op, name=name, m=max(1, round(op.m * frac)))
+            out = []
+            for j, part in enumerate(_column_chunks(g, chunk, ctx.npu.cols)):
+                nm = f"{name}.{j}" if j else name
+                out += [Transfer(nm + ".w", op.layer, op.role, part.b_bytes, "weights"),
+                        replace(part, name=nm)]
+            return out
+        raise TypeError(f"npu_pim cannot lower {type(op).__name__}")
+
+    # ---- planning ---------------------------------------------------------------------------
+    def plan(self, ctx: Ctx, op) -> OpPlan:
+        if isinstance(op, Transfer):
+            return self._plan_transfer(ctx, op)
+        if isinstance(op, Gemm):
+            return self._plan_gemm(ctx, op)
+        if isinstance(op, Elementwise):
+            n = ctx.npu
+            return plan_vector(op, ctx.cfg.vector, n.resident_bytes, n.channel, n.fma_e.value,
+                               n.sram_rd["ifmap"].value, n.sram_wr["ifmap"].value)
+        if isinstance(op, PimAttention):
+            return self._plan_pim(ctx, op)
+        raise TypeError(f"npu_pim family cannot map {type(op).__name__}")
+
+    def _plan_transfer(self, ctx: Ctx, op: Transfer) -> OpPlan:
+        scale = ctx.interference.get("dma_stretch", 1.0) if ctx.mode == "dual" else 1.0
+        nbytes = op.nbytes
+        plan = OpPlan(ctx.memory_unit, np.array([1]), np.array([nbytes]), np.array([0]),
+                      np.array([0]), 0, 0.0, ctx.channel.peak_cycles(nbytes),
+                      {"sram": 8 * nbytes * ctx.npu.sram_wr["filter"].value},
+                      sram_write_bytes=nbytes, mapping=f"DMA of {op.what} into sram.filter")
+        if scale != 1.0:
+            # transfers beside PIM get the measured share of the channel: stretch their compute
+            # slot so the DMA occupies the unit that much longer
+            load, _ = ctx.channel.transfer_cycles(plan)
+            extra = int(math.ceil(float(load[0]) * (scale - 1.0)))
+            plan.compute_cycles = np.array([extra])
+            plan.mapping += f"; {scale:.2f}x stretched beside PIM (measured)"
+        return plan
+
+    def _plan_gemm(self, ctx: Ctx, op: Gemm) -> OpPlan:
+        """Compute only (operands are in SRAM): folds dealt to the arrays, back to back."""
+        sys_plan = Systolic()._plan_gemm(ctx.npu, op)
+        lens = op.kv_lens or (None,)
+        folds = 0
+        steady = 0
+        for n, c in _counts(lens).items():
+            one = op if n is None else _sub_attention(op, (n,) * c, 1.0)
+            g = fold_grid("ws", ctx.npu.rows, ctx.npu.cols, one.m, one.n, one.k,
+                          ctx.cfg.array.stationary_preload)
+            folds += g.n * (one.count if n is None else c * one.count)
+            steady = max(steady, fold_interval(ctx, one.m))
+        rounds = -(-folds // ctx.arrays)
+        cycles = ctx.npu.rows + ctx.npu.cols - 2 + rounds * steady
+        peak = ctx.npu.rows * ctx.npu.cols * ctx.arrays
+        return OpPlan("array", np.array([1]), np.array([0]), np.array([cycles]), np.array([0]),
+                      op.macs, peak, max(-(-op.macs // peak), 1), dict(sys_plan.energy_pj),
+                      sram_read_bytes=sys_plan.sram_read_bytes,
+                      sram_write_bytes=sys_plan.sram_write_bytes,
+                      mapping=f"ws {ctx.npu.rows}x{ctx.npu.cols} x {ctx.arrays} arrays: "
+                              f"{folds} folds in {rounds} rounds of {steady} cycles")
+
+    def _plan_pim(self, ctx: Ctx, op: PimAttention) -> OpPlan:
+        run = self.pim_run(ctx, op)
+        accel = ctx.channel.per_dram_cycle
+        cycles = int(math.ceil(run["cycles"] * accel))
+        e = ctx.dram_energy
+        p = ctx.cfg.pim
+        c = run["commands"]
+        pim_pj = (c["MAC"] * p.mac_energy_vs_read * e.rd + c["G_ACT"] * p.gact_energy_vs_act * e.act
+                  + c["GWRITE"] * (ctx.channel.spec.org["row_bytes"]
+                                   // ctx.channel.spec.access_bytes) * e.rd)
+        vec = ctx.npu
+        soft = op.softmax
+        soft_ops = soft.elements * VECTOR_OPS_PER_ELEMENT[soft.op]
+        energy = {"pim": pim_pj, "vector": soft_ops * vec.fma_e.value}
+        peak = self.pim_peak_macs_per_cycle(ctx)
+        # every all-bank MAC step reads `macs` KV elements in each bank of its channel
+        pim_read = c["MAC"] * ctx.layout_base["banks"] * p.macs_per_bank * op.kv_bits // 8
+        return OpPlan("pim" if ctx.mode == "dual" else "memory", np.array([1]), np.array([0]),
+                      np.array([cycles]), np.array([0]), op.macs, peak,
+                      max(-(-op.macs // max(int(peak), 1)), 1), energy, vector_ops=soft_ops,
+                      other_bytes={"pim_read": pim_read},
+                      mapping=f"{run['channels']} channels, slowest {run['cycles']} DRAM cycles "
+                              f"(mean {run['mean']:.0f}); {c['PIM_GEMV']} PIM_GEMV, "
+                              f"{c['G_ACT']} G_ACT, {c['GWRITE']} GWRITE")
+
+    def pim_peak_macs_per_cycle(self, ctx: Ctx) -> float:
+        """All-bank MAC steps every tCCD_L-paced 2 DRAM cycles, in accelerator cycles."""
+        spec = ctx.channel.spec
+        per_dram = spec.controllers * ctx.layout_base["banks"] * ctx.cfg.pim.macs_per_bank / 2
+        return per_dram / ctx.channel.per_dram_cycle
+
+    def softmax_cycles(self, ctx: Ctx, lay: Layout, kv_len: int) -> int:
+        """DRAM cycles from a request's last logit GEMV to its logits being back in DRAM: the
+        softmax on one array's share of the vector lanes, the vector pipeline, and the write of
+        the logit rows through the memory path."""
+        v = ctx.cfg.vector
+        lanes = max(1, v.lanes // ctx.arrays)
+        work = lay.heads * kv_len * VECTOR_OPS_PER_ELEMENT["softmax"]
+        accel = -(-work // lanes) + v.latency
+        t = ctx.channel.spec.timing
+        write = t["tRCDWR"] + t["CWL"] + t["tBL"]
+        return int(math.ceil(accel / ctx.channel.per_dram_cycle)) + write
+
+    def pim_run(self, ctx: Ctx, op: PimAttention, n_normal: int = 0) -> dict:
+        """Run every channel's program for this op's requests (cached by lengths)."""
+        key = (op.kv_lens, op.channel_sizes, op.heads, op.d_k, n_normal)
+        hit = ctx.pim_cache.get(key)
+        if hit is not None:
+            return hit
+        lay = _layout(ctx, op.d_k, op.heads)
+        spec = ctx.channel.spec
+        dual = ctx.mode == "dual"
+        ends, normal_ends, beside = [], [], []
+        total = {}
+        for lens in _channel_lens(op, spec.controllers, ctx.cfg.schedule.channel_assignment, lay):
+            prog = channel_program(lay, lens, [self.softmax_cycles(ctx, lay, n) for n in lens],
+                                   dual)
+            r = run_program(ctx.tm, ctx.geo, dual, prog, n_normal=n_normal,
+                            queue=ctx.cfg.pim.read_lookahead,
+                            cols=spec.org["row_bytes"] // spec.access_bytes)
+            ends.append(r.pim_end)
+            normal_ends.append(r.normal_end)
+            beside.append(r.reads_beside_pim)
+            for k, v in r.commands.items():
+                total[k] = total.get(k, 0) + v
+        out = {"cycles": max(ends), "mean": float(np.mean(ends)), "commands": total,
+               "channels": len(ends), "ends": ends, "beside": beside,
+               "normal_ends": normal_ends}
+        ctx.pim_cache[key] = out
+        return out
+
+    # ---- the second pass: transfers beside PIM ---------------------------------------------------
+    def refine(self, ctx: Ctx, ops, plans, timings) -> list | None:
+        """Dual mode: measure how a saturating read stream and the PIM programs share the
+        channels, then re-plan PIM ops with their slowed time and transfers that overlapped PIM
+        with their stretched time. One pass (not iterated to a fixed point)."""
+        if ctx.mode != "dual" or ctx.interference:
+            return None
+        pim_spans = [(t.start, t.end) for op, t in zip(ops, timings)
+                     if isinstance(op, PimAttention)]
+        dma_overlap = 0
+        dma_total = 0
+        for op, t in zip(ops, timings):
+            if isinstance(op, Transfer):
+                dma_total += t.cycles
+                dma_overlap += sum(max(0, min(t.end, e) - max(t.start, s)) for s, e in pim_spans)
+        if not pim_spans or dma_overlap == 0:
+            ctx.interference = {"dma_stretch": 1.0, "pim_slowdown": 1.0, "read_share": 1.0,
+                                "overlap": 0.0}
+            return None
+        first = next(op for op in ops if isinstance(op, PimAttention))
+        alone = self.pim_run(ctx, first)
+        n = max(1, alone["cycles"] // max(1, ctx.channel.spec.timing["tBL"]))
+        both = self.pim_run(ctx, first, n_normal=n)
+        share = (sum(both["beside"]) * ctx.channel.spec.timing["tBL"]
+                 / max(1, sum(both["ends"])))
+        overlap = dma_overlap / max(dma_total, 1)
+        stretch = (1 - overlap) + overlap / max(share, 1e-3)
+        slowdown = both["cycles"] / max(alone["cycles"], 1)
+        ctx.interference = {"dma_stretch": stretch, "pim_slowdown": slowdown,
+                            "read_share": share, "overlap": overlap}
+        new = []
+        for op, plan in zip(ops, plans):
+            if isinstance(op, Transfer):
+                new.append(self._plan_transfer(ctx, op))
+            elif isinstance(op, PimAttention):
+                p = self._plan_pim(ctx, op)
+                p.compute_cycles = np.array([int(math.ceil(p.compute_cycles[0] * slowdown))])
+                p.mapping += f"; x{slowdown:.3f} beside NPU reads (measured)"
+                new.append(p)
+            else:
+                new.append(plan)
+        return new
+
+    def compulsory_levels(self, ctx: Ctx) -> dict[str, tuple[str, ...]]:
+        """With PIM the cached keys and values are read by the banks' MAC units (``pim_read``),
+        not over the bus."""
+        levels = super().compulsory_levels(ctx)
+        if ctx.mode != "none":
+            levels["kv_read"] = ("pim_read",)
+        return levels
+
+    # ---- report extras ---------------------------------------------------------------------------
+    def report_extras(self, ctx: Ctx, report) -> dict:
+        cycles = max(report.cycles, 1)
+        npu_macs = sum(r.macs for r in report.ops if r.unit == "array")
+        pim_macs = sum(r.macs for r in report.ops if r.kind == "pim_gemv")
+        npu_peak = ctx.npu.rows * ctx.npu.cols * ctx.arrays
+        out = {"mode": ctx.mode, "sub_batch_interleaving": ctx.sbi, "batch": ctx.batch,
+               "npu_utilization": npu_macs / (npu_peak * cycles),
+               "pim_utilization": (pim_macs / (self.pim_peak_macs_per_cycle(ctx) * cycles)
+                                   if ctx.mode != "none" else 0.0),
+               "channel_assignment": ctx.cfg.schedule.channel_assignment,
+               "pim_timing_sources": PIM_TIMING_SOURCES}
+        if ctx.interference:
+            out["dual_row_buffer_interference"] = dict(ctx.interference)
+        return out
+
+    # ---- area and power ----------------------------------------------------------------------
+    def area(self, ctx: Ctx) -> dict[str, AreaItem]:
+        items = Systolic().area(ctx.npu)
+        pe = items["pe_array"]
+        items["pe_array"] = AreaItem(pe.mm2 * ctx.arrays, pe.entries,
+                                     f"{ctx.arrays} arrays of {pe.detail}")
+        return items
+
+    def pricing(self, ctx: Ctx) -> dict[str, list[str]]:
+        out = Systolic().pricing(ctx.npu)
+        p = ctx.cfg.pim
+        out["pim"] = [f"all-bank MAC = {p.mac_energy_vs_read} x RD energy "
+                      f"({PIM.fields['mac_energy_vs_read'].source})",
+                      f"G_ACT = {p.gact_energy_vs_act} x ACT energy "
+                      f"({PIM.fields['gact_energy_vs_act'].source})",
+                      "GWRITE = row_bytes / access_bytes x RD energy (NeuPIMs@f299af3 NewtonSim)",
+                      "RD / ACT energies from the DRAM preset's IDD currents (docs/memory.md)"]
+        return out
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def _layout(ctx: Ctx, d_k: int, heads: int) -> Layout:
+    """The attention layout on this arch's PIM banks for ``heads`` heads of ``d_k``."""
+    b = ctx.layout_base
+    return Layout(b["banks"], b["row_elems"], b["macs"], d_k, heads)
+
+
+def fold_interval(ctx: Ctx, m: int) -> int:
+    """Cycles between consecutive folds on one array when folds are pipelined as in ONNXim's
+    weight-stationary core (the NPU model of NeuPIMs): the next fold's M rows stream in behind
+    the current one (``max(M, 4)``, ONNXim's instruction offset), and its weight tile, shifted
+    in during the current fold, needs ``R`` cycles (``serial`` preload: ``R + max(M, 4)``).
+    Fill and drain (``R + C - 2``) are paid once per op."""
+    stream = max(m, 4)
+    r = ctx.npu.rows
+    if ctx.cfg.array.stationary_preload == "double_buffered":
+        return max(stream, r)
+    return r + stream
+
+
+def _batch_of(ops) -> int:
+    """Requests in a decode graph (one token each) when no workload config told the batch."""
+    first = next(op for op in ops if isinstance(op, Gemm) and op.b_source == "weight")
+    return first.m
+
+
+def _channel_lens(op: PimAttention, channels: int, policy: str, lay: Layout) -> list[list[int]]:
+    """The KV lengths on each channel: pinned by ``op.channel_sizes``, else assigned now."""
+    if op.channel_sizes:
+        ends = np.cumsum((0,) + op.channel_sizes)
+        return [list(op.kv_lens[a:b]) for a, b in zip(ends[:-1], ends[1:])]
+    return [[op.kv_lens[i] for i in reqs]
+            for reqs in assign_channels(op.kv_lens, channels, policy, lay)]
+
+
+def _kv_lens(ops, batch: int) -> tuple[int, ...]:
+    att = next((op for op in ops if isinstance(op, Gemm) and op.b_source == "kv"), None)
+    if att is None:
+        return (0,) * batch
+    return att.kv_lens or (att.n,) * batch
+
+
+def _column_chunks(op: Gemm, chunk: int, cols: int) -> list[Gemm]:
+    """A weight GEMM split along n so that each part's weights fit in ``chunk`` bytes (parts
+    are multiples of the array width)."""
+    per_col = op.k * op.b_bits / 8
+    n_part = max(cols, int(chunk // per_col) // cols * cols)
+    if n_part >= op.n:
+        return [op]
+    parts = []
+    for start in range(0, op.n, n_part):
+        n = min(n_part, op.n - start)
+        params = op.param_elems * n // op.n
+        parts.append(replace(op, n=n, param_elems=params))
+    return parts
+
+
+def _request_chunks(op: Gemm, lens: tuple, chunk: int) -> list[Gemm]:
+    """An attention product split into groups of requests whose KV fits in ``chunk`` bytes."""
+    if not op.kv_lens:
+        per = op.count // max(len(lens), 1)
+        step = max(1, int(chunk // max(op.b_bytes // max(op.count, 1) * per, 1)))
+        out = []
+        for start in range(0, len(lens), step):
+            k = min(step, len(lens) - start)
+            out.append(replace(op, count=per * k))
+        return out
+    out, group, size = [], [], 0
+    per_key = op.count * (op.k if op.name.startswith("attn_qk") else op.n) * op.b_bits / 8
+    for n in lens:
+        if group and size + n * per_key > chunk:
+            out.append(_sub_attention(op, tuple(group), 1.0))
+            group, size = [], 0
+        group.append(n)
+        size += n * per_key
+    if group:
+        out.append(_sub_attention(op, tuple(group), 1.0))
+    return out
+
+
+def _counts(lens) -> dict:
+    out: dict = {}
+    for n in lens:
+        out[n] = out.get(n, 0) + 1
+    return out
+
+
+def _sub_attention(op: Gemm, lens: tuple, frac: float) -> Gemm:
+    """The attention product of a subset of requests (``lens``)."""
+    if op.kv_lens:
+        heads = op.count
+        total = sum(lens)
+        if op.name.startswith("attn_qk"):
+            return replace(op, n=total, count=heads, kv_lens=tuple(lens))
+        return replace(op, k=total, count=heads, kv_lens=tuple(lens))
+    return replace(op, count=max(1, round(op.count * frac)))
+
+
+def _scale_vec(op: Elementwise, frac: float, name: str) -> Elementwise:
+    """An element-wise op over a fraction of the batch (parameters are read in full)."""
+    def s(x):
+        return int(round(x * frac))
+    return replace(op, name=name, elements=max(1, s(op.elements)), in_elems=s(op.in_elems),
+                   out_elems=s(op.out_elems), kv_write_elems=s(op.kv_write_elems))
+
+
+def _attention_fused(ops, batch: int) -> list:
+    """Each layer's QK^T, softmax and PV replaced by one PimAttention (the KV cache stays in
+    the banks)."""
+    def make(qk: Gemm, softmax, pv) -> PimAttention:
+        lens = qk.kv_lens or (qk.n,) * batch
+        heads = qk.count if qk.kv_lens else qk.count // batch
+        return PimAttention("attention", qk.layer, "attention", tuple(lens), heads, qk.k,
+                            qk.b_bits, softmax)
+    return replace_attention(ops, make)
+
+
+def _schedule(chains: list[list], capacity: int, prefetch: bool, restream: bool):
+    """Merge the sub-batch op chains (interleaved op by op, the units' program order) and
+    return ``(ops, deps)``.
+
+    A compute op waits for the previous compute op of its chain and for its transfer. A
+    transfer waits until the SRAM share ``capacity`` (bytes) can hold it beside the transfers
+    whose consumers have not finished (without ``prefetch``: until the previous compute op is
+    done). Without ``restream`` later sub-batches reuse the first one's weight transfer.
+    """
+    out, deps, index = [], [], {}
+    shared: dict = {}
+    for pos in range(max(len(c) for c in chains)):
+        for sb, chain in enumerate(chains):
+            if pos >= len(chain):
+                continue
+            op = chain[pos]
+            key = (op.layer, op.name.split(".sb")[0])
+            if isinstance(op, Transfer) and op.what == "weights" and not restream and sb:
+                index[(sb, pos)] = shared[key]
+                continue
+            index[(sb, pos)] = len(out)
+            if isinstance(op, Transfer):
+                shared[key] = len(out)
+            out.append(op)
+            deps.append(())
+    for sb, chain in enumerate(chains):
+        prev = None
+        held: list = []       # [consumer index, bytes] of transfers in SRAM, in order
+        pending = None
+        for pos, op in enumerate(chain):
+            i = index[(sb, pos)]
+            if isinstance(op, Transfer):
+                if not restream and sb and op.what == "weights":
+                    pending = i
+                    continue
+                wait = None
+                if not prefetch:
+                    wait = prev
+                else:
+                    total = sum(b for _, b in held) + op.nbytes
+                    for consumer, b in held:
+                        if total <= capacity:
+                            break
+                        wait, total = consumer, total - b
+                deps[i] = () if wait is None else (wait,)
+                pending = i
+                held.append([None, op.nbytes])
+                continue
+            d = {prev} if prev is not None else set()
+            if pending is not None:
+                d.add(pending)
+                for h in held:
+                    if h[0] is None:
+                        h[0] = i
+                pending = None
+            deps[i] = tuple(sorted(x for x in d if x is not None))
+            prev = i
+    return out, deps

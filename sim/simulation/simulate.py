@@ -1,0 +1,95 @@
+"""The pipeline: arch + workload -> per-op plans -> event simulation -> :class:`Report`."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from sim.simulation.arch import Arch, load_arch
+from sim.core.config import override_pairs
+from sim.core.engine import Engine
+from sim.core.errors import WorkloadError
+from sim.core.invariants import InvariantError, check_run
+from sim.core.report import OpRow, Report, build_report
+from sim.workloads.loader import load_workload as _load_workload
+from sim.workloads.model import Workload
+
+
+def load_workload(spec: str, arch: Arch | None = None, overrides=()) -> Workload:
+    """Load a workload by name or path; precisions left null take the arch's native ones."""
+    pairs = override_pairs(overrides, "workload")
+    native = arch.family.native_bits(arch.cfg) if arch else None
+    return _load_workload(spec, pairs, native)
+
+
+def simulate(arch: Arch | str, workload: Workload | str, overrides=(), check: bool = True
+             ) -> Report:
+    """Simulate ``workload`` on ``arch`` and return the :class:`Report`.
+
+    ``arch`` may be a path; ``workload`` a name or path. ``overrides`` (``"workload.batch=8"``)
+    apply to a workload given by name. ``check`` holds the report to the invariants of
+    :mod:`sim.core.invariants` and raises :class:`~sim.core.invariants.InvariantError` on a
+    violation.
+    """
+    if not isinstance(arch, Arch):
+        arch = load_arch(arch)
+    if not isinstance(workload, Workload):
+        workload = load_workload(workload, arch, overrides)
+    family = arch.family
+    ctx = family.prepare(arch.cfg, arch.file)
+    dram = family.channel(ctx)
+    problems = family.check_workload(ctx, workload)
+    if dram is not None:
+        problems += dram.capacity_problems(workload, arch.file)
+    if problems:
+        raise WorkloadError(problems)
+    original = workload
+    lowered = family.lower(ctx, workload.ops)
+    if lowered is not workload.ops:
+        workload = dataclasses.replace(workload, ops=tuple(lowered))
+    plans = _plan_all(family, ctx, workload)
+    deps = family.dependencies(ctx, workload.ops)
+    engine = Engine(dram, family.units(ctx))
+    timings = engine.run(plans, deps)
+    refined = family.refine(ctx, workload.ops, plans, timings)
+    if refined is not None:
+        plans = refined
+        engine = Engine(dram, family.units(ctx))
+        timings = engine.run(plans, deps)
+    area = family.area(ctx)
+    area_mm2 = sum(item.mm2 for item in area.values())
+    static = family.static_power_w(ctx, area_mm2)
+    report = build_report(arch, workload, plans, timings, area, static, engine.intervals,
+                          input_hash(arch, workload), family.pricing(ctx), dram, deps)
+    report.extras = family.report_extras(ctx, report)
+    if check:
+        violations = check_run(report, original, plans, family.compulsory_levels(ctx))
+        if violations:
+            raise InvariantError(violations, report.input_hash)
+    return report
+
+
+def _plan_all(family, ctx, workload: Workload):
+    """Plan every op; ops that differ only in name/layer share one plan object."""
+    cache: dict[tuple, Any] = {}
+    plans = []
+    for op in workload.ops:
+        key = (type(op).__name__,) + tuple(
+            v for k, v in vars(op).items() if k not in ("name", "layer"))
+        plan = cache.get(key)
+        if plan is None:
+            plan = cache[key] = family.plan(ctx, op)
+        plans.append(plan)
+    return plans
+
+
+def input_hash(arch: Arch, workload: Workload) -> str:
+    """SHA-256 of the resolved arch and workload configs (canonical JSON), first 16 hex digits."""
+    blob = json.dumps({"arch": arch.resolved(), "workload": workload.cfg.to_dict()},
+                      sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+__all__ = ["simulate", "load_workload", "OpRow"]
