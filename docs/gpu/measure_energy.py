@@ -97,18 +97,7 @@ def idle(seconds: float, settle: float = 3.0) -> dict:
 def measure(make_launch, reps: int, min_seconds: float) -> dict:
     """Seconds and joules per launch of a CUDA graph of ``reps`` launches replayed back to back
     for >= ``min_seconds``."""
-    launches = [make_launch(i) for i in range(reps)]
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        for f in launches[:3]:
-            f()
-    torch.cuda.current_stream().wait_stream(s)
-    torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for f in launches:
-            f()
+    g = M.capture_graph(make_launch, reps)
     a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     a.record()
     for _ in range(3):

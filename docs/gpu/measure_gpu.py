@@ -41,8 +41,9 @@ def smi(query: str) -> str:
         return f"unavailable: {exc}"
 
 
-def timed_graph(make_launch, reps: int, runs: int) -> float:
-    """Median seconds per launch of ``make_launch(i)`` (i-th launch of a graph of ``reps``)."""
+def capture_graph(make_launch, reps: int):
+    """A CUDA graph of ``make_launch(i)`` for i < ``reps``, captured after three warm-up launches
+    on a side stream."""
     launches = [make_launch(i) for i in range(reps)]
     s = torch.cuda.Stream()
     s.wait_stream(torch.cuda.current_stream())
@@ -55,6 +56,12 @@ def timed_graph(make_launch, reps: int, runs: int) -> float:
     with torch.cuda.graph(g):
         for f in launches:
             f()
+    return g
+
+
+def timed_graph(make_launch, reps: int, runs: int) -> float:
+    """Median seconds per launch of ``make_launch(i)`` (i-th launch of a graph of ``reps``)."""
+    g = capture_graph(make_launch, reps)
     for _ in range(3):
         g.replay()
     torch.cuda.synchronize()
