@@ -34,6 +34,8 @@ NOT_RUN = {
     "python3 -m venv": "the set-up lines: .ci/run runs them on a clean checkout",
     "python -m pytest": "the test suite itself",
     "python docs/gpu/measure_gpu.py": "needs a CUDA GPU (its output is sim/families/gpu/data/measured/)",
+    "python docs/gpu/measure_energy.py": "needs a CUDA GPU and NVML (its output is "
+                                         "sim/families/gpu/data/measured/h200_energy.json)",
     "python -m sim.simulation.golden --update": "rewrites the committed goldens; tests/test_golden.py "
                                       "runs the same comparison without --update",
     "simulate sweep SPEC --scheduler tcp://": "needs a running Dask cluster at that address",

@@ -187,6 +187,28 @@ class Family(abc.ABC):
         ``tech.leakage_w_per_mm2`` of the context's config times the area."""
         return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2, ("config: tech.leakage_w_per_mm2",))
 
+    def static_power(self, ctx, area_mm2: float) -> dict[str, Price]:
+        """Power (W by component) drawn whether anything runs or not, charged for the whole run:
+        by default the leakage of :meth:`static_power_w`. A design whose idle power is measured
+        (a GPU board) reports that instead."""
+        return {"leakage": self.static_power_w(ctx, area_mm2)}
+
+    def busy_power(self, ctx) -> dict[str, Price]:
+        """Power (W by component) drawn on top of static power while an op runs, whatever it
+        computes: clock tree, control and uncore of an active chip. Charged for each op's
+        duration and reported as dynamic energy; none by default."""
+        return {}
+
+    #: the design's power management holds its power at :meth:`power_limit_w` (a GPU lowers
+    #: its clock); otherwise a run above the limit is only flagged
+    enforces_power_limit = False
+
+    def power_limit_w(self, ctx) -> float | None:
+        """The design's power limit (TDP or board limit, W) where one is known: a run whose
+        average power exceeds it is flagged, or held at it (:attr:`enforces_power_limit`).
+        None by default."""
+        return None
+
     def channel(self, ctx):
         """The DRAM system (:class:`sim.memory.DramSystem`) ops stream through, None for a design
         without DRAM; by default the context's ``channel``."""

@@ -20,10 +20,28 @@ from sim.core.units import format_bytes, format_si
 #: 2: the ``dram`` section; 3: ``units`` busy fractions and family ``extras``; 4: ``units``
 #: became ``compute_units`` (busy fraction and peak per unit), ``executed_macs`` per op, a run
 #: roofline over concurrent units, ``devices`` (the shards a multi-device workload stands for)
-SCHEMA_VERSION = 4
+#: 5: ``power`` (average, static and dynamic power, the design's limit) and the energy
+#: components that are static (``static_components``)
+SCHEMA_VERSION = 5
 #: energy components every family reports; a family adds its own compute components
-#: (:attr:`sim.core.family.Family.energy_components`) in front of them
-ENERGY_COMPONENTS = ("sram", "dram", "vector", "leakage")
+#: (:attr:`sim.core.family.Family.energy_components`) in front of them, and its static ones
+#: (:meth:`sim.core.family.Family.static_power`) after
+ENERGY_COMPONENTS = ("sram", "dram", "vector")
+
+
+@dataclass(frozen=True)
+class Power:
+    """A design's power beside its per-op energy: ``static`` W by component for the whole run,
+    ``busy`` W by component while an op runs (dynamic), and the design's ``limit_w`` (None
+    when unknown)."""
+
+    static: dict
+    busy: dict
+    limit_w: float | None = None
+    #: the design's power management holds it at ``limit_w`` (a GPU lowers its clock): the
+    #: dynamic on-chip energy of a run above the limit is scaled down to it (the time model's
+    #: clock stands for the capped clock); otherwise a run above the limit is only flagged
+    enforced: bool = False
 
 
 @dataclass
@@ -89,8 +107,14 @@ class Report:
     #: devices the workload is split over (tensor x pipeline parallel); the report is one of
     #: them (its ops, cycles, energy and area), serving ``tokens`` of the whole batch
     devices: int = 1
-    #: one line each: what the run did that a user should know (workload warnings)
+    #: one line each: what the run did that a user should know (workload warnings, a run
+    #: above the design's power limit)
     warnings: list = field(default_factory=list)
+    #: ``average_w``, ``static_w`` and ``dynamic_w`` (W over the run), ``limit_w`` (the
+    #: design's power limit or None) and ``above_limit``
+    power: dict = field(default_factory=dict)
+    #: the components of ``energy_breakdown`` that are static (drawn whatever runs)
+    static_components: list = field(default_factory=list)
     intervals: list = field(default_factory=list, repr=False)
 
     # ---- derived ---------------------------------------------------------------------------
@@ -156,7 +180,7 @@ class Report:
             f"({plural(self.tokens, 'token')})",
             f"  energy          {format_si(self.energy_joules, 'J'):>12}   "
             f"{format_si(energy_per_token, 'J')}/token{per_token_note}, "
-            f"average power {format_si(self.average_power_w, 'W')}",
+            f"average power {format_si(self.average_power_w, 'W')}{self._power_note()}",
             f"  area            {self.area_mm2:>9.2f} mm2",
             f"  MACs            {self.macs:>12,}",
             f"  memory stalls   {stall_pct:>11.1f}%   ({self.stall_cycles:,} {stall_of})",
@@ -182,6 +206,20 @@ class Report:
                              f"{format_si(d['energy_joules'], 'J')}; ACT {c['ACT']:,} "
                              f"PRE {c['PRE']:,} RD {c['RD']:,} WR {c['WR']:,} REF {c['REF']:,}")
         return "\n".join(lines)
+
+    def _power_note(self) -> str:
+        """`` (static X W; limit Y W)`` after the average power, ABOVE when it is over."""
+        p = self.power
+        if not p:
+            return ""
+        note = f" (static {format_si(p['static_w'], 'W')}"
+        if p.get("held_at_limit"):
+            note += (f"; held at the {format_si(p['limit_w'], 'W')} limit, "
+                     f"{format_si(p['unheld_average_w'], 'W')} at the modelled clock")
+        elif p.get("limit_w") is not None:
+            note += (f"; {'ABOVE the' if p['above_limit'] else 'of a'} "
+                     f"{format_si(p['limit_w'], 'W')} limit")
+        return note + ")"
 
     def _breakdown_lines(self) -> list[str]:
         e_total = self.energy_joules or 1.0
@@ -250,10 +288,26 @@ def _group_by_name(rows: list[OpRow]) -> list[tuple[str, dict]]:
     return sorted(groups.items(), key=lambda kv: -kv[1]["cycles"])
 
 
-def build_report(arch, workload, plans, timings, area, static_power, intervals, digest,
+def _hold_at_limit(rows: list, power: Power, joules: float) -> float:
+    """Scale the on-chip dynamic energy of every row (not static power, not DRAM) by one factor
+    so that the run's energy is ``joules``; the new total."""
+    fixed = set(power.static) | {"dram"}
+    total = sum(r.energy_joules for r in rows)
+    scalable = sum(v for r in rows for k, v in r.energy_breakdown.items() if k not in fixed)
+    factor = max(0.0, 1.0 - (total - joules) / scalable) if scalable else 1.0
+    for r in rows:
+        for k in r.energy_breakdown:
+            if k not in fixed:
+                r.energy_breakdown[k] *= factor
+        r.energy_joules = sum(r.energy_breakdown.values())
+    return sum(r.energy_joules for r in rows)
+
+
+def build_report(arch, workload, plans, timings, area, power: Power, intervals, digest,
                  pricing: dict, dram=None, deps=None) -> Report:
-    """Assemble rows and totals; leakage and DRAM energy are charged to each op for its
-    duration (``dram`` is the :class:`sim.memory.DramSystem` the ops streamed through)."""
+    """Assemble rows and totals; static power, busy power and DRAM energy are charged to each op
+    for its duration (``dram`` is the :class:`sim.memory.DramSystem` the ops streamed
+    through)."""
     from sim.core.version import __version__
     f_hz = arch.cfg.tech.frequency
     rows = []
@@ -269,7 +323,10 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
         breakdown = dict.fromkeys(arch.family.energy_components + ENERGY_COMPONENTS, 0.0)
         for k, pj in plan.energy_pj.items():  # families may add components of their own
             breakdown[k] = breakdown.get(k, 0.0) + pj * 1e-12
-        breakdown["leakage"] = static_power.value * seconds
+        for k, watts in power.busy.items():
+            breakdown[k] = breakdown.get(k, 0.0) + watts.value * seconds
+        for k, watts in power.static.items():
+            breakdown[k] = breakdown.get(k, 0.0) + watts.value * seconds
         if dram is not None:
             parts = dram.op_energy_pj(plan, t.cycles * share)
             dram_pj.append(parts)
@@ -291,11 +348,21 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
     cycles = makespan
     seconds = cycles / f_hz
     energy = sum(r.energy_joules for r in rows)
+    unheld = energy / seconds if seconds else 0.0
+    if power.enforced and power.limit_w is not None and unheld > power.limit_w:
+        energy = _hold_at_limit(rows, power, power.limit_w * seconds)
     components = dict.fromkeys(k for r in rows for k in r.energy_breakdown)
     e_break = {k: sum(r.energy_breakdown.get(k, 0.0) for r in rows) for k in components}
     area_break = {k: {"mm2": v.mm2, "priced_by": list(v.entries), "detail": v.detail}
                   for k, v in area.items()}
-    pricing = {**pricing, "leakage": list(static_power.entries)}
+    pricing = {**pricing, **{k: list(w.entries) for k, w in {**power.busy,
+                                                                **power.static}.items()}}
+    average = energy / seconds if seconds else 0.0
+    static_w = sum(e_break[k] for k in power.static) / seconds if seconds else 0.0
+    above = power.limit_w is not None and average > power.limit_w * (1 + 1e-9)
+    warnings = list(workload.warnings) + ([
+        f"average power {average:.0f} W is above the design's power limit of "
+        f"{power.limit_w:.0f} W: a real chip would lower its clock"] if above else [])
     if dram is not None:
         pricing["dram"] = dram.pricing()
     return Report(
@@ -304,7 +371,7 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
         cycles=cycles, seconds=seconds,
         tokens_per_second=workload.tokens / seconds if seconds else 0.0,
         energy_joules=energy, area_mm2=sum(v.mm2 for v in area.values()),
-        average_power_w=energy / seconds if seconds else 0.0,
+        average_power_w=average,
         macs=sum(r.macs for r in rows), compute_cycles=sum(r.compute_cycles for r in rows),
         stall_cycles=sum(r.stall_cycles for r in rows),
         roofline_cycles=run_bound(rows, deps, dram.peak_bytes_per_cycle
@@ -316,7 +383,12 @@ def build_report(arch, workload, plans, timings, area, static_power, intervals, 
               if dram is not None else {}),
         compute_units=compute_units(intervals, makespan, rows, plans),
         devices=workload.cfg.tensor_parallel * workload.cfg.pipeline_parallel,
-        warnings=list(workload.warnings),
+        warnings=warnings,
+        power={"average_w": average, "static_w": static_w, "dynamic_w": average - static_w,
+               "limit_w": power.limit_w, "above_limit": above,
+               "held_at_limit": unheld > average * (1 + 1e-9) and not above,
+               "unheld_average_w": unheld},
+        static_components=list(power.static),
         intervals=intervals)
 
 

@@ -12,7 +12,7 @@ from sim.core.config import override_pairs
 from sim.core.engine import Engine
 from sim.core.errors import WorkloadError
 from sim.core.invariants import InvariantError, check_run
-from sim.core.report import OpRow, Report, build_report
+from sim.core.report import OpRow, Power, Report, build_report
 from sim.workloads.loader import load_workload as _load_workload
 from sim.workloads.model import Workload
 
@@ -60,8 +60,9 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=(), check: bo
         timings = engine.run(plans, deps)
     area = family.area(ctx)
     area_mm2 = sum(item.mm2 for item in area.values())
-    static = family.static_power_w(ctx, area_mm2)
-    report = build_report(arch, workload, plans, timings, area, static, engine.intervals,
+    power = Power(family.static_power(ctx, area_mm2), family.busy_power(ctx),
+                  family.power_limit_w(ctx), family.enforces_power_limit)
+    report = build_report(arch, workload, plans, timings, area, power, engine.intervals,
                           input_hash(arch, workload), family.pricing(ctx), dram, deps)
     report.extras = family.report_extras(ctx, report)
     if check:

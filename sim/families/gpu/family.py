@@ -23,7 +23,7 @@ import numpy as np
 
 from sim.core.components import TECH, VECTOR_OPS_PER_ELEMENT
 from sim.core.config import Config, Field, Section
-from sim.core.costs import CostModel, Price, source_of
+from sim.core.costs import Price
 from sim.core.engine import coalesce
 from sim.core.errors import where
 from sim.core.family import AreaItem, Family, OpPlan, register_family
@@ -38,6 +38,10 @@ GEMM_TILES = ((128, 256), (256, 128), (128, 128), (64, 256), (64, 128), (64, 64)
 #: K elements per pipelined main-loop step group, the unit in which loads and MMAs overlap
 #: (estimate: a few 64-deep stages of a CUTLASS multistage pipeline)
 K_CHUNK = 512
+#: query rows of the smallest tensor-core MMA a decode attention kernel issues (mma.sync
+#: m16n8k16: a query head group of fewer rows is padded to 16; the measured H100/H200 decode
+#: kernels are cuDNN's "flash_fprop_wmma_f16 ... 16x128x128")
+MMA_ROWS = 16
 #: K elements of one main-loop iteration, the unit stream-K divides (CUTLASS BF16 tile K = 64)
 K_STEP = 64
 
@@ -97,6 +101,36 @@ ATTENTION = Section("Fused attention kernels", {
                         source="calibrated: docs/gpu/calibrate.py"),
 })
 
+#: where the calibrated energy constants come from
+ENERGY_FIT = ("calibrated: docs/gpu/calibrate_energy.py on the calibration half of the H200 "
+              "kernels (h200_energy.json)")
+
+POWER = Section("Board power", {
+    "idle_w": Field("power", 124.0, "Board power with nothing running (leakage, HBM refresh and "
+                    "standby, clocks, voltage regulators); static, charged for the whole run",
+                    minimum=0, source="measured: H200 SXM board idle, NVML energy counter, mean "
+                    "of four 5 s windows (sim/families/gpu/data/measured/h200_energy.json)"),
+    "limit_w": Field("power", 700.0, "Board power limit (TDP); a run above it is flagged",
+                     positive=True, source="H100 SXM5 and H200 SXM: up to 700 W (datasheets)"),
+})
+
+ENERGY = Section("Dynamic energy of a kernel, on top of the board's idle power", {
+    "active_w": Field("power", 141.9, "Power while a kernel runs, whatever it computes (SM "
+                      "clocks, schedulers, uncore of an active chip)", minimum=0,
+                      source=ENERGY_FIT),
+    "pj_per_mac_16": Field("energy", 1.078, "Energy of one 16-bit tensor-core MAC with its operand "
+                           "delivery (shared memory, registers)", unit="pJ", minimum=0,
+                           source=ENERGY_FIT),
+    "pj_per_mac_8": Field("energy", 0.6585, "Energy of one 8-bit tensor-core MAC with its operand "
+                          "delivery", unit="pJ", minimum=0, source=ENERGY_FIT),
+    "pj_per_cuda_op": Field("energy", 25.33, "Energy of one element-wise operation on the CUDA "
+                            "cores, with its instruction issue, register and load/store traffic",
+                            unit="pJ", minimum=0, source=ENERGY_FIT),
+    "pj_per_l2_byte": Field("energy", 39.09, "Energy of one byte through L2 and the on-chip "
+                            "network to the SMs (every DRAM byte passes it too)", unit="pJ", minimum=0,
+                            source=ENERGY_FIT),
+})
+
 SCHEMA = Section("Tensor-core GPU", {
     "name": Field("str", "gpu", "Display name of this design point"),
     "description": Field("str", None, "Free text", nullable=True),
@@ -106,6 +140,8 @@ SCHEMA = Section("Tensor-core GPU", {
     "memory": MEMORY,
     "kernel": KERNEL,
     "attention": ATTENTION,
+    "power": POWER,
+    "energy": ENERGY,
     "dram": DRAM,
     "die_area": Field("area", 814.0, "Die area (reported as one item, not modelled bottom-up)",
                       positive=True, source="H100 SXM5 (GH100): 814 mm2 (NVIDIA whitepaper)"),
@@ -133,14 +169,12 @@ class Ctx:
     slots: int  # concurrent CTAs
     resident: int  # activation bytes that stay in L2, bytes
     l2_per_cycle: float  # L2 bandwidth, bytes per cycle
-    mac_e: Price  # per 16-bit tensor-core MAC, pJ
-    fma_e: Price
-    mac_e8: Price  # per 8-bit MAC in sm.eight_bit_format, pJ
     decode: bool = True
 
-    def mac_price(self, bits: int) -> Price:
+    def mac_pj(self, bits: int) -> float:
         """Energy of one tensor-core MAC on operands of ``bits`` (pJ)."""
-        return self.mac_e8 if bits <= 8 else self.mac_e
+        e = self.cfg.energy
+        return e.pj_per_mac_8 if bits <= 8 else e.pj_per_mac_16
 
 
 @dataclass(frozen=True)
@@ -159,7 +193,8 @@ class Gpu(Family):
     kind = "gpu"
     description = "Tensor-core GPU (A100 / H100): CTA tiles and waves on SMs, L2, HBM, launches"
     schema = SCHEMA
-    energy_components = ("tensor", "cuda_cores")
+    energy_components = ("tensor", "cuda_cores", "l2", "sm_active")
+    enforces_power_limit = True  # the driver lowers the clock to stay at power.limit_w
 
     # ---- configuration -------------------------------------------------------------------
     def check(self, cfg: Config, file: str | None) -> list[str]:
@@ -184,17 +219,10 @@ class Gpu(Family):
 
     def prepare(self, cfg: Config, file: str | None) -> Ctx:
         f = cfg.tech.frequency
-        costs = CostModel(cfg.tech.node_nm, cfg.tech.vdd)
-        mac_e, _ = costs.mac("fp", 16, 16, 32)
-        fma_e, _ = costs.fp32_fma()
-        # int8: Horowitz's integer multiplier scaled to 8x8 bits; fp8 has no figure of its own
-        # in the cost table, so it is priced as the FP16 multiplier (an upper bound)
-        mac_e8 = (costs.mac("int", 8, 8, 32)[0] if cfg.sm.eight_bit_format == "int8"
-                  else costs.mac("fp", 8, 8, 32)[0])
         channel = SustainedDram(cfg.dram, file, f, cfg.memory.sustained)
         return Ctx(cfg, file, channel, int(round(cfg.kernel.overhead * 1e-9 * f)),
                    cfg.sm.count * cfg.sm.ctas_per_sm, int(cfg.l2.bytes // 2),
-                   cfg.l2.bandwidth / f, mac_e, fma_e, mac_e8)
+                   cfg.l2.bandwidth / f)
 
     def units(self, ctx: Ctx) -> list[str]:
         return ["sms"]
@@ -291,8 +319,7 @@ class Gpu(Family):
         k_steps = max(1, -(-op.k // s) // K_CHUNK)
         return self._kernel_plan(ctx, grid, op.macs, self._macs_per_cycle(ctx, op.b_bits)
                                  * ctx.slots, k_steps,
-                                 {"tensor": op.macs
-                                  * ctx.mac_price(max(op.a_bits, op.b_bits)).value},
+                                 {"tensor": op.macs * ctx.mac_pj(max(op.a_bits, op.b_bits))},
                                  extra)
 
     def _reduction_compute(self, ctx: Ctx, op: Gemm, s: int) -> int:
@@ -321,19 +348,20 @@ class Gpu(Family):
             executed = 0
             for n_keys in lens:
                 chunk = -(-n_keys // splits)
-                macs = 2 * op.group * chunk * op.head_dim
+                macs = 2 * max(op.group, MMA_ROWS) * chunk * op.head_dim
                 work += [trip + max(1, math.ceil(macs / rate))] * (heads * splits)
                 executed += macs * heads * splits
             what = f"{len(work)} CTAs (flash-decoding, {splits} key splits)"
-        else:  # prefill: one CTA per query block, heavy (late) blocks first
+        else:  # prefill: one CTA per query block of each query head, heavy (late) blocks first
             nq = -(-op.q_len // a.block_q)
-            head = []  # one head's CTAs; every head has the same
+            head = []  # one query head's CTAs; every head has the same
             executed = 0
+            q_heads = heads * op.group  # grouped-query heads share their KV head through L2
             for qb in reversed(range(nq)):
-                macs = 2 * op.group * _prefill_block_macs(op, qb, a.block_q, a.block_kv)
+                macs = 2 * _prefill_block_macs(op, qb, a.block_q, a.block_kv)
                 head.append(trip + max(1, math.ceil(macs / rate)))
-                executed += macs * heads
-            work = head * heads
+                executed += macs * q_heads
+            work = head * q_heads
             what = f"{len(work)} CTAs of {a.block_q} queries (FlashAttention-2)"
         q_l2 = self._resident(ctx, op.q_bytes)
         kv_l2 = not ctx.decode and self._resident(ctx, op.kv_bytes)
@@ -341,9 +369,13 @@ class Gpu(Family):
         store = 0 if q_l2 else op.q_bytes // 2
         l2 = (op.kv_bytes if kv_l2 else 0) + (op.q_bytes if q_l2 else 0)
         grid = Grid(np.array(work, dtype=np.int64), load, store, l2, what)
+        # the online softmax (max, exp, sum, rescale) runs on the CUDA cores for every score
+        # of every tile, padded rows included: one score per 2 x head_dim executed MACs
+        softmax = executed // (2 * op.head_dim) * VECTOR_OPS_PER_ELEMENT["softmax"]
         plan = self._kernel_plan(ctx, grid, executed, rate * ctx.slots, 8,
-                                 {"tensor": executed * ctx.mac_e.value}, extra)
-        plan.macs, plan.executed_macs = op.macs, executed
+                                 {"tensor": executed * ctx.mac_pj(16),
+                                  "cuda_cores": softmax * ctx.cfg.energy.pj_per_cuda_op}, extra)
+        plan.macs, plan.executed_macs, plan.vector_ops = op.macs, executed, softmax
         return plan
 
     def _plan_elementwise(self, ctx: Ctx, op: Elementwise) -> OpPlan:
@@ -357,7 +389,8 @@ class Gpu(Family):
         cycles = max(1, -(-work // lanes))
         grid = Grid(np.array([cycles], dtype=np.int64), load, store, l2,
                     f"{op.elements} elements, {VECTOR_OPS_PER_ELEMENT[op.op]} ops each")
-        plan = self._kernel_plan(ctx, grid, 0, lanes, 1, {"cuda_cores": work * ctx.fma_e.value})
+        plan = self._kernel_plan(ctx, grid, 0, lanes, 1,
+                                 {"cuda_cores": work * ctx.cfg.energy.pj_per_cuda_op})
         plan.vector_ops = work
         return plan
 
@@ -390,6 +423,7 @@ class Gpu(Family):
         store.append(0)
         counts, load, comp, store = coalesce(np.array(counts, dtype=np.int64), load, comp, store)
         total = grid.load + grid.store + (extra[0] + extra[1] if extra else 0)
+        energy = {**energy, "l2": (grid.l2_bytes + total) * ctx.cfg.energy.pj_per_l2_byte}
         roofline = max(math.ceil(macs / peak) if macs else 0,
                        ctx.channel.peak_cycles(total))
         return OpPlan("sms", counts, load, comp, store, macs, peak, roofline, energy,
@@ -406,13 +440,26 @@ class Gpu(Family):
         return {"die": AreaItem(ctx.cfg.die_area, ("config: die_area",),
                                 "datasheet die area (not modelled bottom-up)")}
 
+    def static_power(self, ctx: Ctx, area_mm2: float) -> dict[str, Price]:
+        """The board's measured idle power (it holds the die's leakage)."""
+        return {"idle": Price(ctx.cfg.power.idle_w, (f"config: power.idle_w "
+                                                    f"({POWER.fields['idle_w'].source})",))}
+
+    def busy_power(self, ctx: Ctx) -> dict[str, Price]:
+        return {"sm_active": Price(ctx.cfg.energy.active_w, (
+            f"config: energy.active_w ({ENERGY.fields['active_w'].source})",))}
+
+    def power_limit_w(self, ctx: Ctx) -> float:
+        return ctx.cfg.power.limit_w
+
     def pricing(self, ctx: Ctx) -> dict[str, list[str]]:
-        def cite(price: Price) -> list[str]:
-            return [f"{e}: {source_of(e)}" for e in price.entries] + (
-                [price.rule] if price.rule else [])
-        return {"tensor": cite(ctx.mac_e) + [f"8-bit ({ctx.cfg.sm.eight_bit_format}): " + e
-                                             for e in cite(ctx.mac_e8)],
-                "cuda_cores": cite(ctx.fma_e)}
+        e = ctx.cfg.energy
+        return {"tensor": [f"energy.pj_per_mac_16 {e.pj_per_mac_16} pJ, energy.pj_per_mac_8 "
+                           f"{e.pj_per_mac_8} pJ ({ENERGY.fields['pj_per_mac_16'].source})"],
+                "cuda_cores": [f"energy.pj_per_cuda_op {e.pj_per_cuda_op} pJ "
+                               f"({ENERGY.fields['pj_per_cuda_op'].source})"],
+                "l2": [f"energy.pj_per_l2_byte {e.pj_per_l2_byte} pJ/B "
+                       f"({ENERGY.fields['pj_per_l2_byte'].source})"]}
 
 
 def _prefill_block_macs(op: Attention, qb: int, block_q: int, block_kv: int) -> int:

@@ -130,3 +130,110 @@ def decode_step_pairs(arch: Arch, data: dict) -> list[tuple[dict, float]]:
 def default_arch(overrides=()) -> Arch:
     return load_arch(PROJECT_ROOT / "arch_configs" / "h100.yaml",
                      list(overrides))
+
+
+# ---- energy ------------------------------------------------------------------------------------
+
+H200_ENERGY = MEASURED / "h200_energy.json"
+#: energy components of a kernel and the config constant each is linear in
+ENERGY_CONSTANTS = {"sm_active": "energy.active_w", "tensor_16": "energy.pj_per_mac_16",
+                    "tensor_8": "energy.pj_per_mac_8", "cuda_cores": "energy.pj_per_cuda_op",
+                    "l2": "energy.pj_per_l2_byte"}
+
+
+@dataclass(frozen=True)
+class EnergyCase:
+    """One kernel measured with the board's energy counter: the op that models it, the workload
+    phase it belongs to, measured seconds and joules per launch, measured board power."""
+
+    label: str
+    kind: str
+    op: object
+    phase: str
+    seconds: float
+    joules: float
+    watts: float
+    calibration: bool
+    bits: int = 16
+
+
+def energy_cases(data: dict) -> list[EnergyCase]:
+    """Every measured kernel of ``h200_energy.json``. The calibration half: the qkv, down and peak
+    GEMMs (BF16 and FP8, every M) and every other attention, element-wise and copy record in
+    file order; the gate_up GEMMs and the rest are held out."""
+    out, seen = [], {}
+    for r in data["kernels"]:
+        kind = r["kind"]
+        nth = seen[kind] = seen.get(kind, -1) + 1
+        bits = 8 if r.get("dtype") == "fp8" else 16
+        if kind == "gemm":
+            op = Gemm(r["shape"], 0, "linear", m=r["m_run"], n=r["n"], k=r["k"], a_bits=bits,
+                      b_bits=bits, c_bits=16, param_elems=r["k"] * r["n"])
+            label, calib = f"{r['dtype']} {r['shape']} M={r['m']}", r["shape"] != "gate_up"
+        elif kind.startswith("attention"):
+            decode = kind == "attention_decode"
+            group = r["heads"] // r["kv_heads"]
+            op = Attention("attention", 0, "attention", r["kv_heads"] * r["batch"], group,
+                           1 if decode else r["q_len"], r["kv_len"], r["head_dim"],
+                           causal=r.get("causal", False))
+            label = (f"{'decode' if decode else 'prefill'} attention b{r['batch']} "
+                     f"{r['heads']}/{r['kv_heads']} heads kv={r['kv_len']}")
+            calib = nth % 2 == 0
+        elif kind == "elementwise":
+            n = r["elements"]
+            # add(x, x) and rmsnorm read one tensor; silu_mul reads two
+            ins = 2 * n if r["op"] == "silu_mul" else n
+            params = 4096 if r["op"] == "rmsnorm" else 0
+            op = Elementwise(r["op"], 0, "elementwise", r["op"], n, in_elems=ins, out_elems=n,
+                             param_elems=params, param_read_elems=params)
+            label, calib = f"{r['op']} [{n:,}]", nth % 2 == 0
+        else:  # copy: 1 GiB read and written
+            half = r["bytes_read_plus_written"] // 2
+            op = Elementwise("copy", 0, "copy", "copy", half // 2, in_elems=half // 2,
+                             out_elems=half // 2)
+            label, calib = "device copy 1 GiB", True
+        out.append(EnergyCase(label, kind, op, "prefill" if kind == "attention_prefill"
+                              else "decode", r["seconds"], r["joules"], r["watts"], calib, bits))
+    return out
+
+
+def kernel_report(arch: Arch, case: EnergyCase):
+    """The report of one kernel run alone, as one op of a workload of its phase (no invariant
+    checks: a lone kernel is not a whole model)."""
+    import dataclasses
+
+    from sim.simulation.simulate import load_workload, simulate
+    base = load_workload(f"llama7b_{case.phase}", arch)
+    lone = dataclasses.replace(base, name=case.label, ops=(case.op,), closed_form_macs=None)
+    return simulate(arch, lone, check=False)
+
+
+def energy_features(arch_path: Path, all_cases: list[EnergyCase]) -> list[dict]:
+    """Per case: each energy component of the kernel when every calibrated constant is 1 (1 W,
+    1 pJ), with the power limit lifted; the kernel's energy is linear in the constants, so
+    ``E = fixed + sum(constant x feature)``. ``fixed`` is the board idle and DRAM energy."""
+    unit = [f"{key}=1" for key in dict.fromkeys(ENERGY_CONSTANTS.values())]
+    arch = load_arch(arch_path, unit + ["power.limit_w=1e9 W"])
+    out = []
+    for case in all_cases:
+        r = kernel_report(arch, case)
+        b = r.energy_breakdown
+        tensor = "tensor_8" if case.bits <= 8 else "tensor_16"
+        out.append({"seconds": r.seconds, "fixed": b["idle"] + b["dram"],
+                    "sm_active": b["sm_active"], tensor: b["tensor"],
+                    "cuda_cores": b["cuda_cores"], "l2": b["l2"]})
+    return out
+
+
+def steps(data: dict) -> list[dict]:
+    """The measured whole steps that ran (``h200_energy.json``)."""
+    return [s for s in data["steps"] if "seconds" in s]
+
+
+def step_report(arch: Arch, step: dict):
+    """The simulated counterpart of one measured step."""
+    from sim.simulation.simulate import simulate
+    size = (f"workload.context_len={step['context_len']}" if step["phase"] == "decode"
+            else f"workload.prompt_len={step['prompt_len']}")
+    return simulate(arch, f"{step['model']}_{step['phase']}",
+                    [f"workload.batch={step['batch']}", size])
