@@ -61,12 +61,17 @@ def test_concurrent_units_keep_the_run_above_its_bound(arch, workload, sets):
     assert "concurrent units' op-cycles summed" in text
 
 
-def test_eight_bit_format_prices_the_macs():
+def test_eight_bit_macs_are_priced_by_their_own_constant():
+    """8-bit GEMMs cost ``energy.pj_per_mac_8`` per executed MAC: one more pJ adds exactly their
+    MACs; attention stays on 16-bit MMAs."""
     over = ["workload.weight_bits=8", "workload.act_bits=8", "workload.context_len=64"]
-    e = {fmt: simulate(load_arch("arch_configs/a100.yaml", [f"sm.eight_bit_format={fmt}"]),
-                       "llama7b_decode", over).energy_breakdown["tensor"]
-         for fmt in ("int8", "fp8")}
-    assert e["int8"] < 0.5 * e["fp8"]
+    a100 = "arch_configs/a100.yaml"
+    base = simulate(load_arch(a100), "llama7b_decode", over)
+    pj = load_arch(a100).cfg.energy.pj_per_mac_8
+    more = simulate(load_arch(a100, [f"energy.pj_per_mac_8={pj + 1} pJ"]), "llama7b_decode", over)
+    gemm_macs = sum(r.executed_macs for r in base.ops if r.kind != "attention")
+    extra = more.energy_breakdown["tensor"] - base.energy_breakdown["tensor"]
+    assert extra == pytest.approx(gemm_macs * 1e-12, rel=1e-9)
 
 
 def test_ideal_dram_prints_no_row_hits():

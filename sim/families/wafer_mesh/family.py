@@ -271,10 +271,14 @@ class WaferMesh(Family):
                                   f"{cores} cores of {c.area_mm2} mm2 (SRAM, logic, router)")}
 
     def static_power_w(self, ctx, area_mm2: float) -> Price:
-        side = ctx.phase_side
-        frac = side * side / (ctx.cfg.mesh.rows * ctx.cfg.mesh.cols)
-        return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2 * frac,
-                     ("config: tech.leakage_w_per_mm2, the active region's share",))
+        """Leakage of every core: the layers' weights and KV cache stay in the SRAM of all the
+        regions for the whole run, so the whole wafer is powered, not only the region that
+        computes."""
+        return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2,
+                     ("config: tech.leakage_w_per_mm2 x every core's area",))
+
+    def power_limit_w(self, ctx) -> float:
+        return ctx.cfg.energy.device_power_w
 
     def pricing(self, ctx) -> dict[str, list[str]]:
         c, f = ctx.cfg.core, ctx.cfg.fabric
