@@ -224,7 +224,9 @@ class Report:
     def _breakdown_lines(self) -> list[str]:
         e_total = self.energy_joules or 1.0
         a_total = self.area_mm2 or 1.0
-        e_items = sorted(self.energy_breakdown.items(), key=lambda kv: -kv[1])
+        static = set(self.static_components)
+        e_items = sorted(((f"{k} (static)" if k in static else k, v)
+                          for k, v in self.energy_breakdown.items()), key=lambda kv: -kv[1])
         a_items = sorted(self.area_breakdown.items(), key=lambda kv: -kv[1]["mm2"])
         width = max([13] + [len(k) + 1 for k, _ in e_items + a_items])
         lines = [f"  {'energy breakdown':<{width + 21}}{'area breakdown'}"]
