@@ -127,31 +127,6 @@ def measure(make_launch, reps: int, min_seconds: float) -> dict:
 
 # ---- kernels -------------------------------------------------------------------------------
 
-def gemm_make(m: int, k: int, n: int, dtype: str, l2: int):
-    m_run = m
-    if dtype == "bf16":
-        nw = M.copies_for(k * n * 2, l2)
-        ws = [torch.randn(n, k, device="cuda", dtype=torch.bfloat16) for _ in range(nw)]
-        x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
-        outs = [torch.empty(m, n, device="cuda", dtype=torch.bfloat16) for _ in range(nw)]
-
-        def make(i):
-            w, o = ws[i % nw], outs[i % nw]
-            return lambda: torch.matmul(x, w.t(), out=o)
-    else:
-        m_run = max(16, -(-m // 16) * 16)
-        nw = M.copies_for(k * n, l2)
-        ws = [torch.randn(n, k, device="cuda").to(torch.float8_e4m3fn) for _ in range(nw)]
-        x = torch.randn(m_run, k, device="cuda").to(torch.float8_e4m3fn)
-        one = torch.ones((), device="cuda")
-
-        def make(i):
-            w = ws[i % nw]
-            return lambda: torch._scaled_mm(x, w.t(), scale_a=one, scale_b=one,
-                                            out_dtype=torch.bfloat16)
-    return make, m_run
-
-
 def kernel_cases(out: list, l2: int, reps: int, seconds: float, save) -> None:
     """Append each kernel case to ``out`` as it is measured (``save`` writes the file)."""
 
@@ -167,11 +142,11 @@ def kernel_cases(out: list, l2: int, reps: int, seconds: float, save) -> None:
     for dtype in ("bf16", "fp8"):
         for shape, (k, n) in GEMM_SHAPES.items():
             for m in GEMM_MS:
-                make, m_run = gemm_make(m, k, n, dtype, l2)
+                make, m_run = M.gemm_launches(m, k, n, dtype, l2)
                 record({"kind": "gemm", "shape": shape, "m": m, "m_run": m_run, "k": k, "n": n,
                         "dtype": dtype}, make)
                 torch.cuda.empty_cache()
-        make, m_run = gemm_make(8192, 8192, 8192, dtype, l2)
+        make, m_run = M.gemm_launches(8192, 8192, 8192, dtype, l2)
         record({"kind": "gemm", "shape": "peak", "m": 8192, "m_run": 8192, "k": 8192,
                 "n": 8192, "dtype": dtype}, make, 5)
         torch.cuda.empty_cache()

@@ -80,7 +80,9 @@ def copies_for(nbytes: int, l2: int) -> int:
     return max(2, math.ceil(4 * l2 / max(nbytes, 1)))
 
 
-def gemm_case(m: int, k: int, n: int, dtype: str, l2: int, reps: int, runs: int) -> dict:
+def gemm_launches(m: int, k: int, n: int, dtype: str, l2: int):
+    """``(make, m_run)``: ``make(i)`` is the i-th launch of an M x K x N GEMM whose weights rotate
+    through copies totalling >= 4x the L2; ``m_run`` the M it runs at (FP8 pads M to 16)."""
     dev = "cuda"
     m_run = m
     if dtype == "bf16":
@@ -103,6 +105,11 @@ def gemm_case(m: int, k: int, n: int, dtype: str, l2: int, reps: int, runs: int)
             w = ws[i % nw]
             return lambda: torch._scaled_mm(x, w.t(), scale_a=one, scale_b=one,
                                             out_dtype=torch.bfloat16)
+    return make, m_run
+
+
+def gemm_case(m: int, k: int, n: int, dtype: str, l2: int, reps: int, runs: int) -> dict:
+    make, m_run = gemm_launches(m, k, n, dtype, l2)
     t = timed_graph(make, reps, runs)
     torch.cuda.empty_cache()
     return {"m": m, "m_run": m_run, "k": k, "n": n, "dtype": dtype, "seconds": t,

@@ -20,7 +20,7 @@ from sim.core.units import format_bytes, format_si
 #: 2: the ``dram`` section; 3: ``units`` busy fractions and family ``extras``; 4: ``units``
 #: became ``compute_units`` (busy fraction and peak per unit), ``executed_macs`` per op, a run
 #: roofline over concurrent units, ``devices`` (the shards a multi-device workload stands for)
-#: 5: ``power`` (average, static and dynamic power, the design's limit) and the energy
+#: 5: ``power`` (static and dynamic power, the design's limit) and the energy
 #: components that are static (``static_components``)
 SCHEMA_VERSION = 5
 #: energy components every family reports; a family adds its own compute components
@@ -110,8 +110,9 @@ class Report:
     #: one line each: what the run did that a user should know (workload warnings, a run
     #: above the design's power limit)
     warnings: list = field(default_factory=list)
-    #: ``average_w``, ``static_w`` and ``dynamic_w`` (W over the run), ``limit_w`` (the
-    #: design's power limit or None) and ``above_limit``
+    #: ``static_w`` and ``dynamic_w`` (W over the run; they add up to ``average_power_w``),
+    #: ``limit_w`` (the design's power limit or None), ``above_limit``, and for a design held
+    #: at its limit ``held_at_limit`` and ``unheld_average_w`` (W at the modelled clock)
     power: dict = field(default_factory=dict)
     #: the components of ``energy_breakdown`` that are static (drawn whatever runs)
     static_components: list = field(default_factory=list)
@@ -386,7 +387,7 @@ def build_report(arch, workload, plans, timings, area, power: Power, intervals, 
         compute_units=compute_units(intervals, makespan, rows, plans),
         devices=workload.cfg.tensor_parallel * workload.cfg.pipeline_parallel,
         warnings=warnings,
-        power={"average_w": average, "static_w": static_w, "dynamic_w": average - static_w,
+        power={"static_w": static_w, "dynamic_w": average - static_w,
                "limit_w": power.limit_w, "above_limit": above,
                "held_at_limit": unheld > average * (1 + 1e-9) and not above,
                "unheld_average_w": unheld},

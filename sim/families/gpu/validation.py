@@ -50,6 +50,12 @@ def _calibrates(group: str, rec: dict) -> bool:
                for g, key, value in CALIBRATION_OTHER)
 
 
+def copy_op(read_plus_written: int) -> Elementwise:
+    """A device-to-device copy of ``read_plus_written / 2`` bytes, as BF16 elements."""
+    elems = read_plus_written // 4
+    return Elementwise("copy", 0, "copy", "copy", elems, in_elems=elems, out_elems=elems)
+
+
 def cases(data: dict) -> list[Case]:
     """Every measured kernel as a :class:`Case` (FP8 GEMMs below M = 16 ran padded to 16)."""
     out = []
@@ -60,10 +66,7 @@ def cases(data: dict) -> list[Case]:
         out.append(Case("gemm", f"{r['dtype']} {r['shape']} M={r['m']}", op, r["seconds"],
                         _calibrates("gemm", r)))
     c = data["copy"]
-    half = c["bytes_read_plus_written"] // 2
-    out.append(Case("copy", "device copy 1 GiB", Elementwise("copy", 0, "copy", "copy", half // 2,
-                                                             in_elems=half // 2,
-                                                             out_elems=half // 2),
+    out.append(Case("copy", "device copy 1 GiB", copy_op(c["bytes_read_plus_written"]),
                     c["seconds"], _calibrates("copy", c)))
     for r in data["attention_decode"]:
         op = Attention("attention", 0, "attention", r["heads"] * r["batch"], 1, 1, r["kv_len"],
@@ -188,10 +191,7 @@ def energy_cases(data: dict) -> list[EnergyCase]:
                              param_elems=params, param_read_elems=params)
             label, calib = f"{r['op']} [{n:,}]", nth % 2 == 0
         else:  # copy: 1 GiB read and written
-            half = r["bytes_read_plus_written"] // 2
-            op = Elementwise("copy", 0, "copy", "copy", half // 2, in_elems=half // 2,
-                             out_elems=half // 2)
-            label, calib = "device copy 1 GiB", True
+            op, label, calib = copy_op(r["bytes_read_plus_written"]), "device copy 1 GiB", True
         out.append(EnergyCase(label, kind, op, "prefill" if kind == "attention_prefill"
                               else "decode", r["seconds"], r["joules"], r["watts"], calib, bits))
     return out
