@@ -38,6 +38,29 @@ REFERENCE = (Path(__file__).resolve().parent.parent / "sim" / "families" / "npu_
              / "neupims_simulator.json")
 PAPER = {"neupims/naive": 1.6, "neupims/npu_only": 2.4, "naive/npu_only": 1.5,
          "+dual_rb/naive (7B ShareGPT)": 1.697}
+#: NeuPIMs Sec. VIII-B: memory power 1.8x NPU-only's for the 2.4x average speed-up, i.e. memory
+#: energy per unit of work 1.8 / 2.4 = 0.75 of NPU-only's (DRAMsim3's Micron power model)
+PAPER_MEMORY = {"memory power neupims/npu_only": 1.8, "memory energy neupims/npu_only": 0.75}
+
+
+def memory_joules(report) -> float:
+    """DRAM energy of a run with the PIM units' (J): what DRAMsim3's power model counts."""
+    return report.energy_breakdown.get("dram", 0.0) + report.energy_breakdown.get("pim", 0.0)
+
+
+def memory_ratios(points) -> dict[str, float]:
+    """NeuPIMs over NPU-only across ``points`` ((model, batch, dist) tuples), averaged the way
+    the paper quotes them: mean memory-power ratio, and that over the mean speed-up (memory
+    energy per unit of work)."""
+    power, speedup = [], []
+    for model, batch, dist in points:
+        base, neu = run("npu_only", model, batch, dist), run("neupims", model, batch, dist)
+        power.append((memory_joules(neu) / neu.seconds)
+                     / (memory_joules(base) / base.seconds))
+        speedup.append(base.seconds / neu.seconds)
+    mean_power = float(np.mean(power))
+    return {"memory power neupims/npu_only": mean_power,
+            "memory energy neupims/npu_only": mean_power / float(np.mean(speedup))}
 
 
 @lru_cache(maxsize=None)
@@ -98,6 +121,7 @@ def main(argv=None) -> int:
     batches = [64, 256, 512] if args.quick else [64, 128, 256, 384, 512]
     t0 = time.time()
     ratios = {k: [] for k in PAPER}
+    simulated = []
     print(f"{'model':<10}{'data':<9}{'batch':>6}" + "".join(f"{s:>11}" for s in SYSTEMS)
           + "   tokens/s, then ratios to naive")
     for model in models:
@@ -110,6 +134,7 @@ def main(argv=None) -> int:
                     continue
                 print(f"{model:<10}{dist:<9}{b:>6}" + "".join(f"{tps[s]:>11.0f}" for s in SYSTEMS)
                       + "   " + " ".join(f"{tps[s] / tps['naive']:.2f}" for s in SYSTEMS))
+                simulated.append((model, b, dist))
                 ratios["neupims/naive"].append(tps["neupims"] / tps["naive"])
                 ratios["neupims/npu_only"].append(tps["neupims"] / tps["npu_only"])
                 ratios["naive/npu_only"].append(tps["naive"] / tps["npu_only"])
@@ -120,6 +145,9 @@ def main(argv=None) -> int:
     for k, v in ratios.items():
         sim = float(np.mean(v))
         print(f"{k:<34}{sim:>10.2f}{PAPER[k]:>8.2f}{100 * (sim / PAPER[k] - 1):>8.0f}%")
+    for k, sim in memory_ratios(simulated).items():
+        print(f"{k:<34}{sim:>10.2f}{PAPER_MEMORY[k]:>8.2f}"
+              f"{100 * (sim / PAPER_MEMORY[k] - 1):>8.0f}%")
     r_naive = run("naive", "gpt3_30b", 256, "sharegpt")
     r_neu = run("neupims", "gpt3_30b", 256, "sharegpt")
     print()

@@ -160,16 +160,6 @@ def test_h200_whole_steps_energy_and_time():
         assert abs(r.seconds / s["seconds"] - 1) <= 0.10, label
 
 
-@pytest.mark.parametrize("arch, low, high", [(H100, 250, 700), (H200, 250, 700), (A100, 150, 400)])
-def test_gpu_decode_power_is_plausible(arch, low, high):
-    """LLaMA-7B decode draws what a board of its class draws: an H100 / H200 at 250-700 W (its
-    700 W limit), an A100 SXM at 150-400 W (its 400 W TDP)."""
-    r = simulate(arch, "llama7b_decode")
-    assert low <= r.average_power_w <= high, r.average_power_w
-    assert r.static_components == ["idle"]
-    assert r.power["static_w"] == pytest.approx(load_arch(arch).cfg.power.idle_w)
-
-
 def test_power_limit_holds_the_gpu_and_flags_what_it_cannot_hold():
     """A run modelled above the board limit is held at it (the driver lowers the clock): static
     and DRAM energy stay, the on-chip dynamic energy is scaled. A limit below the idle power

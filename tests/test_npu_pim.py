@@ -312,3 +312,19 @@ def test_orders_systems_like_neupims_own_simulator():
                 assert c["+greedy"] <= c["+dual_rb"], (point, who)
             if "b512" in point:
                 assert c["neupims"] == min(c.values()), (point, who)
+
+
+@pytest.mark.slow
+def test_memory_energy_per_unit_of_work_matches_the_paper():
+    """NeuPIMs Sec. VIII-B: memory power 1.8x NPU-only's for a 2.4x speed-up, i.e. NeuPIMs'
+    memory energy per unit of work is 0.75 of NPU-only's; within the +-10 % of the paper's
+    averaged figure, over GPT3-7B and 30B, both length distributions, batches 64/256/512 (the
+    repro's --quick grid; the full grid gives 0.79). The power ratio itself (1.10 on the full
+    grid) trails the paper's with the speed-up (1.39 vs 2.4, issue 27)."""
+    repro = _repro()
+    points = [(m, b, d) for m in ("gpt3_7b", "gpt3_30b") for d in ("sharegpt", "alpaca")
+              for b in (64, 256, 512)]
+    ratios = repro.memory_ratios(points)
+    paper = repro.PAPER_MEMORY["memory energy neupims/npu_only"]
+    assert ratios["memory energy neupims/npu_only"] == pytest.approx(paper, rel=0.10)
+    assert 1.0 < ratios["memory power neupims/npu_only"] < 1.8

@@ -23,6 +23,19 @@ TECH = Section("Technology and clock", {
                                       "bound on pure leakage"),
 })
 
+POWER = Section("Power of the chip (or board) as a whole, where the design models a real one", {
+    "idle_w": Field("power", None, "Power drawn with nothing running: leakage, clock tree, control, "
+                    "PHY and memory standby. Static, charged for the whole run; when set it "
+                    "replaces the leakage estimate (tech.leakage_w_per_mm2 x area), which it "
+                    "contains. Give a measured or datasheet figure and its source",
+                    nullable=True, minimum=0),
+    "active_w": Field("power", 0.0, "Power drawn on top of idle_w while any op runs, whatever it "
+                      "computes (clocks, schedulers, uncore of an active chip); dynamic",
+                      minimum=0),
+    "limit_w": Field("power", None, "Power limit (TDP); a run whose average power exceeds it is "
+                     "flagged in the summary", nullable=True, positive=True),
+})
+
 VECTOR = Section("Vector unit for softmax, norms, activations, residual adds", {
     "lanes": Field("int", 128, "FP32 operations per cycle", positive=True),
     "latency": Field("int", 16, "Pipeline depth paid once per op", unit="cycles", minimum=0),

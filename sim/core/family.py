@@ -189,27 +189,37 @@ class Family(abc.ABC):
 
     def static_power(self, ctx, area_mm2: float) -> dict[str, Price]:
         """Power (W by component) drawn whether anything runs or not, charged for the whole run:
-        by default the leakage of :meth:`static_power_w`. A design whose idle power is measured
-        (a GPU board) reports that instead."""
+        the chip's measured or datasheet idle power (``power.idle_w``) where the config gives
+        one, else the leakage of :meth:`static_power_w`."""
+        idle = _power_field(ctx, "idle_w")
+        if idle is not None:
+            return {"idle": Price(idle, ("config: power.idle_w",))}
         return {"leakage": self.static_power_w(ctx, area_mm2)}
 
     def busy_power(self, ctx) -> dict[str, Price]:
         """Power (W by component) drawn on top of static power while an op runs, whatever it
-        computes: clock tree, control and uncore of an active chip. Charged for each op's
-        duration and reported as dynamic energy; none by default."""
-        return {}
+        computes: clock tree, control and uncore of an active chip (``power.active_w``). Charged
+        for each op's duration and reported as dynamic energy; none by default."""
+        active = _power_field(ctx, "active_w")
+        return {"active": Price(active, ("config: power.active_w",))} if active else {}
 
     #: the design's power management holds its power at :meth:`power_limit_w` (a GPU lowers
     #: its clock); otherwise a run above the limit is only flagged
     enforces_power_limit = False
 
     def power_limit_w(self, ctx) -> float | None:
-        """The design's power limit (TDP or board limit, W) where one is known: a run whose
-        average power exceeds it is flagged, or held at it (:attr:`enforces_power_limit`).
-        None by default."""
-        return None
+        """The design's power limit (TDP or board limit, W) where one is known
+        (``power.limit_w``): a run whose average power exceeds it is flagged, or held at it
+        (:attr:`enforces_power_limit`). None by default."""
+        return _power_field(ctx, "limit_w")
 
     def channel(self, ctx):
         """The DRAM system (:class:`sim.memory.DramSystem`) ops stream through, None for a design
         without DRAM; by default the context's ``channel``."""
         return ctx.channel
+
+
+def _power_field(ctx, name: str):
+    """``power.<name>`` of the context's config, None where its schema has no power section."""
+    power = getattr(ctx.cfg, "power", None)
+    return None if power is None else getattr(power, name, None)

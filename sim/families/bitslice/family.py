@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core.components import TECH, VECTOR, sram_section, sram_word_bytes
+from sim.core.components import POWER, TECH, VECTOR, sram_section, sram_word_bytes
 from sim.core.config import Config, Field, Section
 from sim.core.costs import CostModel, Price, source_of
 from sim.core.engine import coalesce
@@ -114,6 +114,7 @@ SCHEMA = Section("Bit-weight / bit-slice MAC tensor engine", {
                                                   "out": 2 * 2**20}),
     "vector": VECTOR,
     "dram": DRAM,
+    "power": POWER,
 })
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core.components import TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, sram_section, sram_word_bytes
+from sim.core.components import POWER, TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, sram_section, sram_word_bytes
 from sim.core.config import Config, Field, Section
 from sim.core.costs import CostModel, Price, source_of
 from sim.core.engine import coalesce
@@ -128,6 +128,7 @@ SCHEMA = Section("LUT / MAC tensor-core chip", {
                          {"act": 20 * 2**20, "weight": 16 * 2**20, "out": 4 * 2**20}),
     "vector": VECTOR,
     "dram": DRAM,
+    "power": POWER,
 })
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sim.core.components import TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, sram_section
+from sim.core.components import POWER, TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, sram_section
 from sim.core.config import Config, Field, Section
 from sim.core.errors import where
 from sim.core.family import AreaItem, Family, OpPlan, register_family
@@ -115,6 +115,7 @@ SCHEMA = Section("NPU + PIM (NeuPIMs-style) system", {
     "dram": DRAM,
     "pim": PIM,
     "schedule": SCHEDULE,
+    "power": POWER,
 })
 
 

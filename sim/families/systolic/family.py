@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core.components import TECH, VECTOR, sram_section, sram_word_bytes
+from sim.core.components import POWER, TECH, VECTOR, sram_section, sram_word_bytes
 from sim.core.config import Config, Field, Section
 from sim.core.costs import CostModel, Price, source_of
 from sim.core.engine import coalesce
@@ -65,6 +65,7 @@ SCHEMA = Section("Systolic-array NPU", {
                          {"ifmap": 8 * 2**20, "filter": 8 * 2**20, "ofmap": 4 * 2**20}),
     "vector": VECTOR,
     "dram": DRAM,
+    "power": POWER,
 })
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from sim.core.components import TECH, VECTOR_OPS_PER_ELEMENT
 from sim.core.config import Config, Field, Section
 from sim.core.costs import Price
-from sim.core.errors import where
+from sim.core.errors import ConfigError, where
 from sim.core.family import AreaItem, Family, OpPlan, register_family
 from sim.families.wafer_mesh.mesh import (GEMM_ALGORITHMS, GEMV_ALGORITHMS, ROUTES, Fabric,
                                           allreduce, gemm, gemv)
@@ -45,6 +45,9 @@ MESH = Section("The wafer's mesh and the sub-mesh each phase runs on", {
     "prefill_side": Field("int", 660, "Cores a side of the region a prefill layer runs on",
                           positive=True, maximum=4096,
                           source="WaferLLM autotuning, LLaMA3-8B prefill 660 x 660"),
+    "powered_cores": Field("int", None, "Cores on the wafer's power grid and clock network, the "
+                           "mesh's included (spares and the cores the SDK keeps for I/O draw "
+                           "power too); null: the mesh's rows x cols", nullable=True, positive=True),
 })
 
 CORE = Section("One core", {
@@ -65,6 +68,10 @@ CORE = Section("One core", {
                               source="estimate: 7 nm 48 KB SRAM, ~0.6 pJ/B"),
     "area_mm2": Field("float", 0.038, "Core area incl. SRAM and router", unit="mm2",
                       positive=True, source="Hot Chips 34: 38,000 um^2 per core"),
+    "idle_mw": Field("float", None, "Always-on power of one powered core whatever it computes "
+                     "(leakage, clock tree, control, router), mW; static. When set it replaces "
+                     "the leakage estimate (tech.leakage_w_per_mm2 x core area), which it "
+                     "contains; null: leakage only", nullable=True, minimum=0),
 })
 
 FABRIC = Section("The on-wafer network", {
@@ -156,7 +163,11 @@ class WaferMesh(Family):
         return out
 
     def prepare(self, cfg: Config, file: str | None) -> Ctx:
-        f, c = cfg.fabric, cfg.core
+        f, c, m = cfg.fabric, cfg.core, cfg.mesh
+        if m.powered_cores is not None and m.powered_cores < m.rows * m.cols:
+            raise ConfigError(f"{where(file, 'mesh.powered_cores')}: {m.powered_cores:,} is fewer "
+                              f"than the mesh's {m.rows * m.cols:,} cores (rows x cols); allowed: "
+                              "at least rows x cols, or null")
         fab = Fabric(f.alpha, f.ramp, f.relay, f.elems_per_wavelet, c.simd, c.vec_overhead,
                      f.step_sync)
         return Ctx(cfg, file, fab)
@@ -270,12 +281,18 @@ class WaferMesh(Family):
         return {"cores": AreaItem(cores * c.area_mm2, ("config: core.area_mm2",),
                                   f"{cores} cores of {c.area_mm2} mm2 (SRAM, logic, router)")}
 
-    def static_power_w(self, ctx, area_mm2: float) -> Price:
-        """Leakage of every core: the layers' weights and KV cache stay in the SRAM of all the
-        regions for the whole run, so the whole wafer is powered, not only the region that
-        computes."""
-        return Price(ctx.cfg.tech.leakage_w_per_mm2 * area_mm2,
-                     ("config: tech.leakage_w_per_mm2 x every core's area",))
+    def static_power(self, ctx, area_mm2: float) -> dict[str, Price]:
+        """Static power of every powered core: the layers' weights and KV cache stay in the SRAM
+        of all the regions for the whole run, so the whole wafer is powered, not only the region
+        that computes. ``core.idle_mw`` per core where given (clocks, control and routers
+        included), else the leakage of the cores' area."""
+        c, m = ctx.cfg.core, ctx.cfg.mesh
+        powered = m.powered_cores or m.rows * m.cols
+        if c.idle_mw is not None:
+            return {"idle": Price(powered * c.idle_mw * 1e-3,
+                                  (f"config: core.idle_mw x {powered} powered cores",))}
+        return {"leakage": Price(ctx.cfg.tech.leakage_w_per_mm2 * powered * c.area_mm2,
+                                 (f"config: tech.leakage_w_per_mm2 x {powered} cores' area",))}
 
     def power_limit_w(self, ctx) -> float:
         return ctx.cfg.energy.device_power_w
