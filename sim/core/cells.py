@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from sim.core.scaling import area_factor, energy_factor
+
 DATA_PATH = Path(__file__).resolve().parent / "data" / "cells_nangate45.yaml"
 CELLS = ("and2", "xor2", "mux2", "fa", "dff")
 
@@ -47,8 +49,12 @@ def price(counts: dict, what: str) -> float:
 
 
 def scale(node: float, vdd: float, ref_node: float, ref_vdd: float) -> tuple[float, float, float]:
-    """(area, energy, clock) factors from a reference node/supply to ``node``/``vdd``."""
-    return ((node / ref_node) ** 2, (node / ref_node) * (vdd / ref_vdd) ** 2, ref_node / node)
+    """(area, energy, clock) factors from a reference node/supply to ``node``/``vdd``: area and
+    energy by the Stillmaker & Baas fits (:mod:`sim.core.scaling`), the clock inversely with
+    the node (constant-field delay scaling; docs/energy_area.md says why not by their delay
+    fits)."""
+    return (area_factor(node, ref_node), energy_factor(node, vdd, ref_node, ref_vdd),
+            ref_node / node)
 
 
 def cell_scale(node: float, vdd: float) -> tuple[float, float]:

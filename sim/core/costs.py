@@ -1,15 +1,9 @@
 """Energy and area pricing with provenance and technology scaling.
 
 All primitive costs live in ``sim/core/data/costs_45nm.yaml`` (45 nm, 0.9 V), each with a
-``source``. :class:`CostModel` scales them to the configured node and supply voltage with the
-classical (Dennard) rule
-
-* area   x (node / 45)^2
-* energy x (node / 45) * (vdd / 0.9)^2
-
-(Dennard et al., IEEE JSSC 1974). Below ~28 nm this is optimistic for energy because supply voltage
-stopped scaling; Stillmaker & Baas (Integration, 2017) give fitted factors for a finer model. DRAM
-energy per bit and PHY area are interface properties and are not scaled.
+``source``. :class:`CostModel` scales them to the configured node and supply voltage by the
+Stillmaker & Baas (Integration, 2017) fits of :mod:`sim.core.scaling`. DRAM energy per bit and
+PHY area are interface properties and are not scaled.
 
 Every priced quantity is returned as a :class:`Price` that carries the names of the table
 entries used, so the report can say which entry priced each component.
@@ -22,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+
+from sim.core.scaling import area_factor, energy_factor
 
 TABLE_PATH = Path(__file__).resolve().parent / "data" / "costs_45nm.yaml"
 
@@ -52,8 +48,8 @@ class CostModel:
         t = load_table()
         self.node_nm = node_nm
         self.vdd = vdd
-        self.area_scale = (node_nm / t["node_nm"]) ** 2
-        self.energy_scale = (node_nm / t["node_nm"]) * (vdd / t["vdd"]) ** 2
+        self.area_scale = area_factor(node_nm, t["node_nm"])
+        self.energy_scale = energy_factor(node_nm, vdd, t["node_nm"], t["vdd"])
         self.entries = t["entries"]
 
     def _e(self, name: str) -> float:

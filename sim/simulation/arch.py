@@ -11,10 +11,11 @@ from sim.memory.spec import rebase_preset, resolve_spec
 from sim.core.config import (Config, apply_overrides, load_yaml_file, override_pairs,
                              parse_override, validate)
 from sim.core.config.loader import deep_merge, resolve_extends
-from sim.core.errors import ConfigError
+from sim.core.errors import ConfigError, where
 from sim.core.family import Family
 from sim.core.paths import PROJECT_ROOT
 from sim.families import get_family
+from sim.core.scaling import energy_factor
 
 ARCH_DIR = PROJECT_ROOT / "arch_configs"
 
@@ -116,9 +117,24 @@ def load_arch(source: str | Path | dict, overrides: list[str] | list[tuple[str, 
     body = {k: v for k, v in raw.items() if k != "kind"}
     data, problems = validate(body, family.schema, file)
     if not problems:
+        problems = scaling_problems(data.get("tech", {}), file)
+    if not problems:
         problems = family.check(Config(data), file)
         if "dram" in data:  # every family's DRAM goes through the shared memory model
             problems += resolve_spec(Config(data["dram"]), file)[1]
     if problems:
         raise ConfigError(problems)
     return Arch(family, Config(data), file)
+
+
+def scaling_problems(tech: dict, file: str | None) -> list[str]:
+    """A one-line problem when ``tech.node_nm`` / ``tech.vdd`` lie outside what the node
+    scaling fits cover (:mod:`sim.core.scaling`), before any family prices a component."""
+    if "node_nm" not in tech or "vdd" not in tech:
+        return []
+    try:
+        energy_factor(tech["node_nm"], tech["vdd"], 45, 0.9)
+    except ValueError as exc:
+        return [f"{where(file, 'tech.vdd')}: {exc}; allowed: a supply the node's scaling fit "
+                "covers (docs/energy_area.md)"]
+    return []
