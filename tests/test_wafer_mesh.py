@@ -200,6 +200,22 @@ def test_routes_beyond_the_colours_are_refused():
         load_arch(WSE2, ["fabric.colors=8"])
 
 
+def test_every_powered_core_draws_its_always_on_power():
+    """Static power is core.idle_mw on each of mesh.powered_cores (the whole wafer, not the
+    region that computes), leakage x area without idle_mw; fewer powered cores than the mesh
+    is refused."""
+    r = simulate(load_arch(WSE2), "llama7b_decode")
+    cfg = load_arch(WSE2).cfg
+    assert r.static_components == ["idle"]
+    assert r.power["static_w"] == pytest.approx(cfg.mesh.powered_cores * cfg.core.idle_mw * 1e-3)
+    leak = simulate(load_arch(WSE2, ["core.idle_mw=null", "mesh.powered_cores=null"]),
+                    "llama7b_decode")
+    assert leak.power["static_w"] == pytest.approx(
+        cfg.tech.leakage_w_per_mm2 * cfg.mesh.rows * cfg.mesh.cols * cfg.core.area_mm2)
+    with pytest.raises(ConfigError, match="mesh.powered_cores"):
+        load_arch(WSE2, ["mesh.powered_cores=1000"])
+
+
 @pytest.mark.parametrize("alg", GEMM_ALGORITHMS)
 def test_reports_conserve_macs_and_are_deterministic(alg):
     a = load_arch(WSE2, [f"algorithms.gemm={alg}", "mesh.prefill_side=64"])

@@ -20,7 +20,7 @@ import numpy as np
 from sim.core.components import TECH, VECTOR_OPS_PER_ELEMENT
 from sim.core.config import Config, Field, Section
 from sim.core.costs import Price
-from sim.core.errors import ConfigError, where
+from sim.core.errors import where
 from sim.core.family import AreaItem, Family, OpPlan, register_family
 from sim.families.wafer_mesh.mesh import (GEMM_ALGORITHMS, GEMV_ALGORITHMS, ROUTES, Fabric,
                                           allreduce, gemm, gemv)
@@ -160,14 +160,14 @@ class WaferMesh(Family):
         if cfg.core.reserved >= cfg.core.sram:
             out.append(f"{where(file, 'core.reserved')}: {cfg.core.reserved} B leaves no SRAM "
                        f"of {cfg.core.sram} B; allowed: less than core.sram")
+        if m.powered_cores is not None and m.powered_cores < m.rows * m.cols:
+            out.append(f"{where(file, 'mesh.powered_cores')}: {m.powered_cores:,} is fewer than "
+                       f"the mesh's {m.rows * m.cols:,} cores (rows x cols); allowed: at least "
+                       "rows x cols, or null")
         return out
 
     def prepare(self, cfg: Config, file: str | None) -> Ctx:
-        f, c, m = cfg.fabric, cfg.core, cfg.mesh
-        if m.powered_cores is not None and m.powered_cores < m.rows * m.cols:
-            raise ConfigError(f"{where(file, 'mesh.powered_cores')}: {m.powered_cores:,} is fewer "
-                              f"than the mesh's {m.rows * m.cols:,} cores (rows x cols); allowed: "
-                              "at least rows x cols, or null")
+        f, c = cfg.fabric, cfg.core
         fab = Fabric(f.alpha, f.ramp, f.relay, f.elems_per_wavelet, c.simd, c.vec_overhead,
                      f.step_sync)
         return Ctx(cfg, file, fab)
