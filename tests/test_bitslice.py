@@ -210,3 +210,21 @@ def test_every_shipped_bitslice_config_runs_and_is_deterministic():
         b = simulate(path, "llama7b_decode", ["workload.context_len=64"])
         assert json.dumps(a.to_dict(), sort_keys=True) == json.dumps(b.to_dict(), sort_keys=True)
         assert a.area_mm2 > 0 and a.energy_joules > 0
+
+
+@pytest.mark.parametrize("preset", ["bitslice_cube_mac", "bitslice_cube_opt1",
+                                    "bitslice_adder_tree_mac", "bitslice_adder_tree_opt2"])
+def test_multi_slot_pes_price_every_slot(preset):
+    """A cube / adder-tree PE holds `depth` MAC slots: the array's area is rows x cols x depth
+    slots and each MAC costs one slot-cycle, whatever the depth (the reports and one-lane
+    structural MACs are priced per slot)."""
+    from sim.families.bitslice.pe import pe_cost
+    arch = load_arch(f"arch_configs/{preset}.yaml")
+    e, t = arch.cfg.engine, arch.cfg.tech
+    slot = pe_cost(e.organization, e.pe, e.act_bits, e.weight_bits, e.acc_bits, 1, t.node_nm,
+                   t.vdd)
+    r = simulate(arch, "llama7b_decode")
+    pe_area = r.area_breakdown["pe_array"]["mm2"]
+    assert pe_area == pytest.approx(e.rows * e.cols * e.depth * slot.area_um2 * 1e-6, rel=1e-9)
+    macs = sum(o.macs for o in r.ops)
+    assert r.energy_breakdown["pe"] == pytest.approx(macs * slot.energy_pj * 1e-12, rel=1e-9)

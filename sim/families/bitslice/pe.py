@@ -145,6 +145,8 @@ SYNTH_SLOT = {
     ("cube", "mac"): "cube_mac", ("cube", "opt1"): "cube_opt1",
     ("adder_tree", "opt2"): "adder_tree_opt2",
 }
+#: bit-parallel organisations whose PEs hold `depth` MAC slots (one k lane each)
+MULTI_SLOT = ("cube", "adder_tree")
 #: designs without a report: the clock of the report whose critical path they share (estimate)
 CLOCK_LIKE = {
     ("adder_tree", "mac"): "systolic_ws_mac", ("matrix2d", "mac"): "systolic_os_mac",
@@ -161,17 +163,22 @@ def pe_cost(organization: str, design: str, ps: int, pp: int, acc: int, lanes: i
     d = data()
     syn = d["synthesis"]
     a_s, e_s, f_s = _scale(node, vdd, d["node_nm"], d["vdd"])
+    # a cube / adder-tree PE reduces `lanes` k per cycle in `lanes` MAC slots; the reports and
+    # the one-lane structural MACs price one slot
+    slots = lanes if organization in MULTI_SLOT else 1
     key = SYNTH_SLOT.get((organization, design))
     if key is not None:
         r = syn[key]
-        return PeCost(r["area_um2"] / r["slots"] * a_s, report_pj_per_cycle(r) * e_s, 0.0, 0.0,
-                      r["mhz"] * 1e6 * f_s, f"SAED32 report {key}: {r['source']}")
+        return PeCost(r["area_um2"] / r["slots"] * a_s * slots,
+                      report_pj_per_cycle(r) * e_s * slots, 0.0, 0.0,
+                      r["mhz"] * 1e6 * f_s, f"SAED32 report {key} x {slots} slots per PE: "
+                      f"{r['source']}")
     clock = CLOCK_LIKE.get((organization, design)) or CLOCK_LIKE[design]
     fmax = syn[clock]["mhz"] * 1e6 * f_s
     if design == "opt4e":
         fmax *= d["clock_ratios"]["opt4e_vs_opt4c"]["value"]
     area, energy, unit_area, unit_energy = structural_cost(design, ps, pp, acc, lanes, node, vdd)
-    return PeCost(area, energy, unit_area, unit_energy, fmax,
+    return PeCost(area * slots, energy * slots, unit_area, unit_energy, fmax,
                   f"structural cell model (NanGate45 cells, calibrated to SAED32 "
                   f"{d['calibration']['area']} area and {d['calibration']['energy']} energy); "
                   f"clock of SAED32 {clock}" + (" x OPT4E/OPT4C t_pd ratio" if design == "opt4e"
