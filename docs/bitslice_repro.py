@@ -1,13 +1,26 @@
 """Print the bitslice family's numbers beside the published ones (HPCA'25 TPE paper and repo).
 
-    python docs/bitslice_repro.py
+    python docs/bitslice_repro.py [--json FILE]
+
+Ends with the table of every target issue 26 sets (paper, ours, tolerance, pass); --json writes
+the same rows to FILE.
 """
 
-from sim.families.bitslice import validation as V
-from sim.families.bitslice.pe import check_points
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sim.core.targets import render, write_json  # noqa: E402
+from sim.families.bitslice import validation as V  # noqa: E402
+from sim.families.bitslice.pe import check_points  # noqa: E402
 
 
-def main() -> None:
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", metavar="FILE", help="write the target table as JSON")
+    args = ap.parse_args(argv)
     print("EN-T average partial products per int8 operand (normal data, README of the repo)")
     print(f"{'sigma':>5} {'exact':>7} {'tb K=32':>8} {'paper':>6} {'err':>6} {'tb K=128':>9} "
           f"{'paper':>6} {'err':>6}")
@@ -33,7 +46,13 @@ def main() -> None:
     print("\nStructural PE model vs held-out SAED32 reports")
     for name, pred, rep in check_points():
         print(f"  {name:<26} model {pred:9.3f}  report {rep:9.3f}  {pred / rep - 1:+.1%}")
+    targets = V.issue_targets()
+    print("\nTargets (issue 26)")
+    print(render(targets))
+    if args.json:
+        write_json(targets, args.json)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

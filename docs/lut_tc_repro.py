@@ -1,16 +1,29 @@
 """Print the lut_tc family's numbers beside the LUT Tensor Core paper's (ISCA'25).
 
-    python docs/lut_tc_repro.py
+    python docs/lut_tc_repro.py [--json FILE]
+
+Ends with the table of every target issue 26 sets (paper, ours, tolerance, pass); --json writes
+the same rows to FILE.
 """
 
-from sim.families.lut_tc import validation as V
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sim.core.targets import render, write_json  # noqa: E402
+from sim.families.lut_tc import validation as V  # noqa: E402
 
 
 def err(sim: float, paper: float) -> str:
     return f"{sim / paper - 1:+7.1%}"
 
 
-def main() -> None:
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", metavar="FILE", help="write the target table as JSON")
+    args = ap.parse_args(argv)
     d = V.data()
     print("Table 2: UNPU -> LUT TC ablation, W_INT2 x A_INT8 M2N64K4 unit, 28 nm, 1 GHz "
           "(calibration row: lut_tc)")
@@ -65,7 +78,13 @@ def main() -> None:
                                  paper["fused_pct"]):
         print(f"{case:<8} unfused {o['unfused']:5.2f} (paper avg {pu})   fused {o['fused']:5.2f} "
               f"(paper avg {pf})")
+    targets = V.issue_targets()
+    print("\nTargets (issue 26)")
+    print(render(targets))
+    if args.json:
+        write_json(targets, args.json)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -14,6 +14,7 @@ from math import erf, sqrt
 
 import numpy as np
 
+from sim.core.targets import Target
 from sim.families.bitslice.pe import pe_cost
 from sim.families.bitslice.kernel import digit_masks, term_counts, value_range
 
@@ -92,3 +93,20 @@ def bitslice_vs_laconic(sigma: float = 20.0, k: int = 4096, rows: int = 64,
     la_density = la.fmax_hz / lac_cyc / la.area_um2
     return {"opt4c_cycles_per_mac": opt4c_cyc, "laconic_cycles_per_mac": lac_cyc,
             "energy_efficiency": la_energy / c4_energy, "area_efficiency": c4_density / la_density}
+
+
+def issue_targets() -> list[Target]:
+    """Every figure issue 26 sets for this family, at its tolerance: the eight TPE gains, the
+    two OPT4C-vs-Laconic ratios and Stripes' speed-up over bit-parallel (not measured yet)."""
+    out = []
+    for name, (area, energy) in tpe_gains().items():
+        pa, pe = PAPER_GAINS[name]
+        out.append(Target(f"TPE {name} area efficiency (x)", pa, area, 0.20))
+        out.append(Target(f"TPE {name} energy efficiency (x)", pe, energy, 0.20))
+    r = bitslice_vs_laconic()
+    pe_, pa_ = PAPER_VS_LACONIC
+    out.append(Target("OPT4C vs Laconic energy efficiency (x)", pe_, r["energy_efficiency"], 0.20))
+    out.append(Target("OPT4C vs Laconic area efficiency (x)", pa_, r["area_efficiency"], 0.20))
+    out.append(Target("Stripes vs bit-parallel throughput (x)", 1.92, None, 0.25,
+                      note="no simulation of the paper's networks yet"))
+    return out

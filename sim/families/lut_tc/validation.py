@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sim.core.paths import PROJECT_ROOT
+from sim.core.targets import Target
 from sim.simulation.arch import load_arch
 from sim.families.lut_tc.unit import (LutDesign, data, lut_structure, lut_unit_cost, mac_structure,
                                       mac_unit_cost, priced, table2_design)
@@ -97,4 +98,41 @@ def precompute_overheads(workload: str = "llama2_13b", arch: str = "lut_tc") -> 
                             spec, sets).seconds for mode in ("ideal", "separate", "fused")}
         out[name] = {"unfused": 100 * (t["separate"] / t["ideal"] - 1),
                      "fused": 100 * (t["fused"] / t["ideal"] - 1)}
+    return out
+
+
+def issue_targets() -> list[Target]:
+    """Every figure issue 26 sets for this family, at its tolerance: the headline density and
+    energy ratios, Fig. 12, LUT-8X's area share, the 14 BitNet-3B latencies and Table 4's
+    precompute overheads."""
+    d = data()
+    units = {row: table1_units(row) for row in ("a100_fp16", "a100_lut_8x")}
+    t1, h, f12 = d["table1"], d["headline"], d["fig12"]
+    lut, mac = dp4_densities()
+    out = [
+        Target("density A100-LUT-8X / FP16 TC (x)", h["density_x"],
+               units["a100_lut_8x"]["density"] / units["a100_fp16"]["density"], 0.20),
+        Target("Fig. 12 DP4 density LUT / MAC (x)",
+               f12["lut_w1_fp16_tflops_per_mm2"] / f12["mac_fp16_fp16_tflops_per_mm2"],
+               lut / mac, 0.20),
+        Target("energy efficiency A100-LUT-8X / FP16 TC (x)", h["energy_x"],
+               units["a100_lut_8x"]["tops_per_w"] / units["a100_fp16"]["tops_per_w"], 0.20),
+        Target("LUT-8X TC area / FP16 TC area (%)",
+               100 * t1["a100_lut_8x"]["tc_area_per_sm"] / t1["a100_fp16"]["tc_area_per_sm"],
+               100 * units["a100_lut_8x"]["tc_area_per_sm"] / units["a100_fp16"]["tc_area_per_sm"],
+               0.20)]
+    latencies = [Target(f"BitNet-3B {row} {col} (ms)", ref[col + "_ms"],
+                        table1_latency_ms(row, col), 0.20)
+                 for row, ref in t1.items() for col in ("bs1_seq2048", "bs1024_seq1")]
+    within = sum(t.passed for t in latencies)
+    out += latencies
+    out.append(Target(f"BitNet-3B latencies within 20 % (of {len(latencies)})", len(latencies),
+                      within, len(latencies) - 12, points=True, note="target: at least 12"))
+    paper = d["table4"]
+    for (case, o), pu, pf in zip(precompute_overheads().items(), paper["unfused_pct"],
+                                 paper["fused_pct"]):
+        out.append(Target(f"precompute overhead {case}, unfused (%)", pu, o["unfused"], 5.0,
+                          points=True))
+        out.append(Target(f"precompute overhead {case}, fused (%)", pf, o["fused"], 5.0,
+                          points=True))
     return out
