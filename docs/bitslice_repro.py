@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.core.targets import render, write_json  # noqa: E402
+from sim.core.targets import publish  # noqa: E402
 from sim.families.bitslice import validation as V  # noqa: E402
 from sim.families.bitslice.pe import check_points  # noqa: E402
 
@@ -46,11 +46,7 @@ def main(argv=None) -> int:
     print("\nStructural PE model vs held-out SAED32 reports")
     for name, pred, rep in check_points():
         print(f"  {name:<26} model {pred:9.3f}  report {rep:9.3f}  {pred / rep - 1:+.1%}")
-    targets = V.issue_targets()
-    print("\nTargets (issue 26)")
-    print(render(targets))
-    if args.json:
-        write_json(targets, args.json)
+    publish(V.issue_targets(), args.json, "Targets (issue 26)")
     return 0
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.core.targets import render, write_json  # noqa: E402
+from sim.core.targets import publish  # noqa: E402
 from sim.families.lut_tc import validation as V  # noqa: E402
 
 
@@ -78,11 +78,7 @@ def main(argv=None) -> int:
                                  paper["fused_pct"]):
         print(f"{case:<8} unfused {o['unfused']:5.2f} (paper avg {pu})   fused {o['fused']:5.2f} "
               f"(paper avg {pf})")
-    targets = V.issue_targets()
-    print("\nTargets (issue 26)")
-    print(render(targets))
-    if args.json:
-        write_json(targets, args.json)
+    publish(V.issue_targets(), args.json, "Targets (issue 26)")
     return 0
 
 

@@ -65,3 +65,11 @@ def write_json(targets: list[Target], path: str | Path) -> None:
     """The rows as a JSON list, each with its error and pass flag."""
     rows = [{**asdict(t), "error": t.error, "passed": t.passed} for t in targets]
     Path(path).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+
+
+def publish(targets: list[Target], json_path: str | Path | None, heading: str) -> None:
+    """Print ``heading`` and the table; write the JSON rows when ``json_path`` is given."""
+    print(f"\n{heading}")
+    print(render(targets))
+    if json_path:
+        write_json(targets, json_path)
