@@ -28,6 +28,13 @@ CLASSES = {
                            "20-23 kW system (Cerebras briefs)"),
 }
 
+#: why the wafers miss their class range (issue 25, open): 9.76 kW (WSE-2) and 9.79 kW (WSE-3).
+#: Cerebras publishes no idle figure; the always-on power per core is estimated as the H200's
+#: measured clocked-idle share of its limit (38 %) x the 30 mW core peak (docs/wafer_mesh.md).
+#: strict: a change that brings them into range must update the docs and drop this mark.
+WAFER_MISS = ("issue 25 open: always-on power per core is an estimate (no published WSE idle "
+              "figure), 9.76 / 9.79 kW vs the 10 kW floor; docs/wafer_mesh.md")
+
 PRESETS = [
     ("h100", "H100 / H200 board"), ("h200", "H100 / H200 board"), ("a100", "A100 board"),
     ("lut_tc", "A100 board"), ("lut_tc_a100_8x", "A100 board"), ("mac_tc_a100_fp16", "A100 board"),
@@ -35,11 +42,10 @@ PRESETS = [
     ("lut_tc_h100_8x", "H100 / H200 board"), ("mac_tc_h100_fp8", "H100 / H200 board"),
     ("neupims", "TPUv4-class NPU"), ("npu_only", "TPUv4-class NPU"),
     ("npu_pim_naive", "TPUv4-class NPU"),
-    pytest.param("wse2", "wafer-scale engine", marks=pytest.mark.xfail(
-        strict=True, reason="9.76 kW: the always-on power per core is estimated from the H200's "
-        "clocked floor (no published WSE idle figure); docs/wafer_mesh.md")),
-    pytest.param("wse3", "wafer-scale engine", marks=pytest.mark.xfail(
-        strict=True, reason="as wse2: 9.79 kW")),
+    pytest.param("wse2", "wafer-scale engine",
+                 marks=pytest.mark.xfail(strict=True, reason=WAFER_MISS)),
+    pytest.param("wse3", "wafer-scale engine",
+                 marks=pytest.mark.xfail(strict=True, reason=WAFER_MISS)),
 ]
 
 #: the densest board class: an H100 SXM5 at its 700 W limit over its 814 mm2 die (datasheet,

@@ -326,10 +326,9 @@ def build_report(arch, workload, plans, timings, area, power: Power, intervals, 
         breakdown = dict.fromkeys(arch.family.energy_components + ENERGY_COMPONENTS, 0.0)
         for k, pj in plan.energy_pj.items():  # families may add components of their own
             breakdown[k] = breakdown.get(k, 0.0) + pj * 1e-12
-        for k, watts in power.busy.items():
-            breakdown[k] = breakdown.get(k, 0.0) + watts.value * seconds
-        for k, watts in power.static.items():
-            breakdown[k] = breakdown.get(k, 0.0) + watts.value * seconds
+        for drawn in (power.busy, power.static):  # W for the op's duration
+            for k, watts in drawn.items():
+                breakdown[k] = breakdown.get(k, 0.0) + watts.value * seconds
         if dram is not None:
             parts = dram.op_energy_pj(plan, t.cycles * share)
             dram_pj.append(parts)

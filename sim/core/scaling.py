@@ -51,6 +51,12 @@ def _bracket(node: float) -> tuple[int, int]:
     return nodes[-2], nodes[-1]
 
 
+def _log_line(node: float, a: float, b: float, v_a: float, v_b: float) -> float:
+    """The value at ``node`` on the line through (a, v_a) and (b, v_b) in log-log."""
+    t = (math.log(node) - math.log(a)) / (math.log(b) - math.log(a))
+    return math.exp(math.log(v_a) + t * (math.log(v_b) - math.log(v_a)))
+
+
 def _log_interp(node: float, value_at) -> float:
     """``value_at(tabulated node)`` at ``node``, linear in log(value) over log(node)."""
     if node in table()["nodes"]:
@@ -59,8 +65,7 @@ def _log_interp(node: float, value_at) -> float:
     v_hi, v_lo = value_at(hi), value_at(lo)
     if v_hi <= 0 or v_lo <= 0:
         raise ValueError(f"scaling fit is not positive near {node} nm")
-    t = (math.log(node) - math.log(hi)) / (math.log(lo) - math.log(hi))
-    return math.exp(math.log(v_hi) + t * (math.log(v_lo) - math.log(v_hi)))
+    return _log_line(node, hi, lo, v_hi, v_lo)
 
 
 def _at(node: float, vdd: float, what: str, flavour: str) -> float:
@@ -90,14 +95,17 @@ def delay_factor(node: float, vdd: float, ref_node: float, ref_vdd: float,
     return _at(node, vdd, "delay", flavour) / _at(ref_node, ref_vdd, "delay", flavour)
 
 
-def factors(node: float, vdd: float, ref_node: float, ref_vdd: float) -> tuple[float, float, float]:
-    """(area, energy, clock) factors from (``ref_node``, ``ref_vdd``) to (``node``, ``vdd``)."""
-    return (area_factor(node, ref_node), energy_factor(node, vdd, ref_node, ref_vdd),
-            1.0 / delay_factor(node, vdd, ref_node, ref_vdd))
+def supply_problem(node: float, vdd: float) -> str | None:
+    """Why the energy fit cannot price (``node``, ``vdd``), or None when it can."""
+    try:
+        _at(node, vdd, "energy", "hp")
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
-#: VDD at which :func:`held_out_errors` evaluates each node's energy fit: the node's nominal
-#: supply (Stillmaker & Baas's nominal voltages, rounded)
+#: VDD (V) at which :func:`held_out_errors` evaluates each node's energy fit. Assumption: the
+#: usual core supply of each node, not a figure from the paper; the bounds are quoted there
 NOMINAL_VDD = {180: 1.8, 130: 1.3, 90: 1.2, 65: 1.1, 45: 0.9, 32: 0.9, 20: 0.9, 16: 0.8,
                14: 0.8, 10: 0.75, 7: 0.7}
 
@@ -110,15 +118,15 @@ def held_out_errors() -> dict[str, dict[int, tuple[float, float]]]:
     area = {n: table()["nodes"][n]["area"] for n in nodes}
 
     def predict(n, a, b, values):
-        t = (math.log(n) - math.log(a)) / (math.log(b) - math.log(a))
-        return math.exp(math.log(values[a]) + t * (math.log(values[b]) - math.log(values[a])))
+        return _log_line(n, a, b, values[a], values[b])
 
     def errors(n, a, b):
         energy = {k: _polyval(_fit(k, "energy", "hp"), NOMINAL_VDD[n]) for k in (n, a, b)}
         return (predict(n, a, b, energy) / energy[n] - 1, predict(n, a, b, area) / area[n] - 1)
 
-    return {"interpolated": {n: errors(n, hi, lo) for hi, n, lo in zip(nodes, nodes[1:], nodes[2:])},
-            "extrapolated": {n: errors(n, a, b) for a, b, n in zip(nodes, nodes[1:], nodes[2:])}}
+    triples = list(zip(nodes, nodes[1:], nodes[2:]))
+    return {"interpolated": {n: errors(n, hi, lo) for hi, n, lo in triples},
+            "extrapolated": {n: errors(n, a, b) for a, b, n in triples}}
 
 
 def flavour_spread() -> dict[int, float]:

@@ -52,7 +52,8 @@ def _fmt_tolerance(t: Target) -> str:
 def render(targets: list[Target]) -> str:
     """The table as text: figure, paper, ours, error, tolerance, pass/FAIL, and a count."""
     width = max(len(t.figure) for t in targets)
-    lines = [f"{'figure':<{width}}  {'paper':>9} {'ours':>9} {'error':>13} {'tolerance':>9}  result"]
+    lines = [f"{'figure':<{width}}  {'paper':>9} {'ours':>9} {'error':>13} "
+             f"{'tolerance':>9}  result"]
     for t in targets:
         lines.append(f"{t.figure:<{width}}  {_fmt(t.paper):>9} {_fmt(t.ours):>9} "
                      f"{_fmt_error(t):>13} {_fmt_tolerance(t):>9}  "

@@ -15,7 +15,7 @@ from sim.core.errors import ConfigError, where
 from sim.core.family import Family
 from sim.core.paths import PROJECT_ROOT
 from sim.families import get_family
-from sim.core.scaling import energy_factor
+from sim.core.scaling import supply_problem
 
 ARCH_DIR = PROJECT_ROOT / "arch_configs"
 
@@ -132,9 +132,8 @@ def scaling_problems(tech: dict, file: str | None) -> list[str]:
     scaling fits cover (:mod:`sim.core.scaling`), before any family prices a component."""
     if "node_nm" not in tech or "vdd" not in tech:
         return []
-    try:
-        energy_factor(tech["node_nm"], tech["vdd"], 45, 0.9)
-    except ValueError as exc:
-        return [f"{where(file, 'tech.vdd')}: {exc}; allowed: a supply the node's scaling fit "
-                "covers (docs/energy_area.md)"]
-    return []
+    problem = supply_problem(tech["node_nm"], tech["vdd"])
+    if problem is None:
+        return []
+    return [f"{where(file, 'tech.vdd')}: {problem}; allowed: a supply the node's scaling fit "
+            "covers (docs/energy_area.md)"]

@@ -449,9 +449,6 @@ class Gpu(Family):
         return {"sm_active": Price(ctx.cfg.energy.active_w, (
             f"config: energy.active_w ({ENERGY.fields['active_w'].source})",))}
 
-    def power_limit_w(self, ctx: Ctx) -> float:
-        return ctx.cfg.power.limit_w
-
     def pricing(self, ctx: Ctx) -> dict[str, list[str]]:
         e = ctx.cfg.energy
         return {"tensor": [f"energy.pj_per_mac_16 {e.pj_per_mac_16} pJ, energy.pj_per_mac_8 "
