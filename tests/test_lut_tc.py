@@ -27,7 +27,8 @@ def test_block_cycles_match_per_cycle_reference(seed):
                     a_chunk_bits=int(rng.choice([32, 64, 128])),
                     b_bits=int(rng.choice([1, 2, 4, 16])), c_bits=16,
                     dq_ops=int(rng.choice([0, 0, 3])), vlanes=int(rng.choice([16, 64])),
-                    port=int(rng.choice([128, 512, 1024])), latency=2)
+                    port=int(rng.choice([128, 512, 1024])), latency=2,
+                    eff_permille=int(rng.choice([1000, 710, 650, 333, 999])))
         assert K.block_cycles(*args.values()) == R.cluster_cycles(**args), args
 
 
@@ -134,11 +135,30 @@ def test_table1_speedups_over_fp16_tc(table1_latencies):
     assert x == pytest.approx(V.data()["headline"]["speedup_x"], rel=0.20)
 
 
-def test_table1_latencies_are_below_the_papers(table1_latencies):
-    # our tuned-kernel model is 20-50 % faster than the paper's A100-calibrated tile simulator
-    for (row, col), ms in table1_latencies.items():
-        ref = V.data()["table1"][row][col + "_ms"]
-        assert 0.45 * ref < ms < ref, (row, col, ms, ref)
+def test_table1_latencies_twelve_of_fourteen_within_20_percent(table1_latencies):
+    """Issue 26: BitNet-3B end-to-end latencies, at least 12 of Table 1's 14 within 20 %."""
+    errors = {key: ms / V.data()["table1"][key[0]][key[1] + "_ms"] - 1
+              for key, ms in table1_latencies.items()}
+    assert sum(abs(e) <= 0.20 for e in errors.values()) >= 12, errors
+
+
+def test_sixteen_bit_operands_take_two_passes_on_an_eight_bit_tensor_core():
+    """An INT8 / FP8 tensor core runs FP16 MMAs at half its 8-bit rate (A100 / H100
+    datasheets); the issue efficiency stretches compute by its inverse."""
+    arch, spec = "arch_configs/mac_tc_a100_int8.yaml", "llama7b_prefill"
+    sets = ["workload.act_bits=8", "workload.weight_bits=8", "workload.prompt_len=1024"]
+
+    def op(name, extra=(), arch_sets=()):
+        r = simulate(load_arch(arch, list(arch_sets)), spec, sets + list(extra))
+        return next(o for o in r.ops if o.name == name)
+
+    qk8 = op("attn_qk")
+    qk16 = op("attn_qk", ["workload.kv_bits=16", "workload.attention_bits=16"])
+    assert qk16.roofline_cycles == pytest.approx(2 * qk8.roofline_cycles, rel=1e-3)
+    assert qk16.compute_cycles == pytest.approx(2 * qk8.compute_cycles, rel=0.05)
+    gate, ideal = op("gate_proj"), op("gate_proj", arch_sets=["mac.efficiency=1"])
+    assert "issuing at 65 % of peak" in gate.mapping
+    assert gate.compute_cycles == pytest.approx(ideal.compute_cycles / 0.65, rel=0.02)
 
 
 # ---- precompute ------------------------------------------------------------------------------

@@ -54,6 +54,19 @@ def test_macs_params_and_kv_match_closed_form(model_id, phase, batch):
     assert sum(op.b_bytes for op in kv_gemms) == kv_read * kb // 8
 
 
+def test_attention_bits_set_the_attention_path_only():
+    """``attention_bits`` prices Q, the scores, softmax and P; linear layers keep act_bits and
+    the KV cache kv_bits; left null it follows act_bits."""
+    w = load_workload("bitnet_b158_3b_prefill", [("act_bits", 8), ("attention_bits", 16),
+                                                 ("prompt_len", 32)])
+    by = {op.name: op for op in w.ops if op.layer == 0}
+    assert by["attn_qk"].a_bits == by["attn_pv"].a_bits == by["softmax"].bits == 16
+    assert by["attn_qk"].b_bits == 8 and by["q_proj"].a_bits == by["attn_norm"].bits == 8
+    plain = load_workload("bitnet_b158_3b_prefill", [("act_bits", 8), ("prompt_len", 32)])
+    assert plain.cfg.attention_bits == 8 and next(
+        op for op in plain.ops if op.name == "softmax").bits == 8
+
+
 def test_published_parameter_counts():
     """Closed-form parameter totals agree with the models' published sizes (within 3%)."""
     published = {"llama7b": 6.74e9, "llama2_13b": 13.0e9, "llama3_8b": 8.03e9,

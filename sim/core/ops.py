@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: a workload's precision keys (bits): linear-layer weights and inputs, the KV cache, and the
+#: attention path (Q, scores, softmax, P)
+PRECISIONS = ("weight_bits", "act_bits", "kv_bits", "attention_bits")
+
 
 def bits_to_bytes(elements: int, bits: int) -> int:
     """Bytes occupied by ``elements`` values of ``bits`` bits, packed (rounded up)."""

@@ -156,8 +156,10 @@ class Report:
                  f"(kind {self.kind}{', ' + self.arch_file if self.arch_file else ''})"]
         shape = (f"context {w['context_len']}" if w["phase"] == "decode"
                  else f"prompt {w['prompt_len']}")
+        att = w.get("attention_bits", w["act_bits"])  # reports written before the field
         lines.append(f"  model {w['model']}, {w['phase']}, batch {w['batch']}, {shape}, "
-                     f"W{w['weight_bits']} A{w['act_bits']} KV{w['kv_bits']}")
+                     f"W{w['weight_bits']} A{w['act_bits']} KV{w['kv_bits']}"
+                     + (f" attention {att}" if att != w["act_bits"] else ""))
         lines += [f"  warning: {w}" for w in self.warnings]
         if self.devices > 1:
             lines.append(f"  ONE DEVICE of {self.devices} (tensor_parallel "

@@ -64,7 +64,7 @@ def split(total: int, parts: int) -> np.ndarray:
 
 def precision_problems(workload, arch_file: str | None, limits: dict[str, tuple[int, str]],
                        minimum: int = 1) -> list[str]:
-    """Workload precisions (``weight_bits``, ``act_bits``, ``kv_bits``) above what the compute
+    """Workload precisions (``weight_bits``, ``act_bits``, ...) above what the compute
     unit takes; ``limits`` maps each to (bits, config key). Below ``minimum`` is also a problem."""
     w = workload.cfg
     label = workload.source_file or f"workload {workload.name}"

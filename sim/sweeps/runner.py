@@ -247,13 +247,14 @@ def run_task(task: Task) -> dict:
 
 def _workload(task: Task):
     from sim.workloads.loader import load_workload
+    from sim.core.ops import PRECISIONS
     wid = json.dumps(task.workload_config, sort_keys=True)
     if wid not in _WORKLOADS:
         if len(_WORKLOADS) > 32:
             _WORKLOADS.clear()
         cfg = task.workload_config
         if "trace" in cfg:  # a trace file (the worker must see it), precisions as resolved
-            bits = [(k, cfg[k]) for k in ("weight_bits", "act_bits", "kv_bits")]
+            bits = [(k, cfg[k]) for k in PRECISIONS]
             workload = load_workload(cfg["trace"], bits)
         else:
             workload = load_workload(cfg)

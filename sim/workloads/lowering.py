@@ -32,7 +32,7 @@ def lower(model: Model, w: Config) -> list[Op]:
     hid, hd, nq, nkv = m.hidden, m.hd, m.heads // tp, m.n_kv // tp
     ffn = m.ffn // tp
     group = nq // nkv
-    wb, ab, kb = w.weight_bits, w.act_bits, w.kv_bits
+    wb, ab, kb, qb = w.weight_bits, w.act_bits, w.kv_bits, w.attention_bits
     bias = 1 if m.bias else 0
     norm_params = hid * (2 if m.norm == "layernorm" else 1)
     kv_lens = request_kv_lens(w) if (w.phase == "decode" and w.context_dist != "fixed") else ()
@@ -43,8 +43,8 @@ def lower(model: Model, w: Config) -> list[Op]:
                         param_elems=n * k + bias * n))
 
     def vec(name, layer, role, op, elements, n_in, n_out, params=0, params_read=None,
-            param_bits=None, kv=0):
-        ops.append(Elementwise(name, layer, role, op, elements, bits=ab, in_elems=n_in,
+            param_bits=None, kv=0, bits=ab):
+        ops.append(Elementwise(name, layer, role, op, elements, bits=bits, in_elems=n_in,
                                out_elems=n_out, param_elems=params,
                                param_read_elems=params if params_read is None else params_read,
                                param_bits=param_bits or ab, kv_write_elems=kv, kv_bits=kb))
@@ -72,11 +72,11 @@ def lower(model: Model, w: Config) -> list[Op]:
         else:
             count, n_keys = batch * nkv, kv_len
         ops.append(Gemm("attn_qk", L, "attention", m=group * q_len, n=n_keys, k=hd, count=count,
-                        a_bits=ab, b_bits=kb, c_bits=ab, b_source="kv", kv_lens=kv_lens))
+                        a_bits=qb, b_bits=kb, c_bits=qb, b_source="kv", kv_lens=kv_lens))
         scores = count * group * q_len * n_keys
-        vec("softmax", L, "attention", "softmax", scores, scores, scores)
+        vec("softmax", L, "attention", "softmax", scores, scores, scores, bits=qb)
         ops.append(Gemm("attn_pv", L, "attention", m=group * q_len, n=hd, k=n_keys, count=count,
-                        a_bits=ab, b_bits=kb, c_bits=ab, b_source="kv", kv_lens=kv_lens))
+                        a_bits=qb, b_bits=kb, c_bits=qb, b_source="kv", kv_lens=kv_lens))
         if m.subln:
             vec("attn_subln", L, "norm", m.norm, tokens * nq * hd, tokens * nq * hd,
                 tokens * nq * hd, params=nq * hd * (2 if m.norm == "layernorm" else 1))

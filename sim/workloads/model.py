@@ -63,6 +63,10 @@ WORKLOAD_SCHEMA = Section("What to run", {
                       nullable=True, minimum=1, maximum=32),
     "kv_bits": Field("int", None, "KV-cache precision; null = act_bits", nullable=True,
                      minimum=1, maximum=32),
+    "attention_bits": Field("int", None, "Precision of the attention path: Q, the scores and "
+                            "their softmax, P (null = act_bits); e.g. 16 for BitNet b1.58, which "
+                            "quantizes only its linear layers' inputs", nullable=True,
+                            minimum=1, maximum=32),
     "context_dist": Field("enum", "fixed",
                           "Decode: per-request KV lengths; fixed: every request has context_len; "
                           "sharegpt / alpaca: an in-flight continuous-batching snapshot drawn "
@@ -192,8 +196,9 @@ def resolve_workload_config(raw: dict, label: str, native_bits: dict[str, int] |
         data["weight_bits"] = model.cfg.weight_bits or native["weight_bits"]
     if data["act_bits"] is None:
         data["act_bits"] = native["act_bits"]
-    if data["kv_bits"] is None:
-        data["kv_bits"] = data["act_bits"]
+    for key in ("kv_bits", "attention_bits"):
+        if data[key] is None:
+            data[key] = data["act_bits"]
     cfg = Config(data)
     if model.positional == "learned":  # positions past the table have no embedding at all
         problem = _beyond_positions(model, cfg, label)

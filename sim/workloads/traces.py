@@ -33,7 +33,7 @@ from pathlib import Path
 from sim.core.config.safe_input import is_file, read_bytes, show_path
 from sim.core.config import Config, validate
 from sim.core.errors import WorkloadError
-from sim.core.ops import Elementwise, Gemm
+from sim.core.ops import PRECISIONS, Elementwise, Gemm
 from sim.workloads.model import MODEL_SCHEMA, WORKLOAD_SCHEMA, Model, Workload
 
 FORMAT, FORMAT_VERSION = "accelsim-trace", 1
@@ -256,30 +256,31 @@ def model_fields(model_type: str, c: dict) -> dict:
 def load_trace_workload(spec: str | Path, overrides=(), native_bits: dict | None = None):
     """A trace as a :class:`sim.workloads.model.Workload`. Precisions default to the arch's native
     ones (``native_bits``, as for a named workload), else the traced dtype; overrides may
-    change precisions only (``weight_bits``, ``act_bits``, ``kv_bits``): the extraction fixed
-    the shapes."""
+    change precisions only (:data:`~sim.workloads.model.PRECISIONS`): the extraction fixed the
+    shapes."""
     header, records = read_trace(spec)
     label = str(spec)
     bits = DTYPE_BITS.get(header.get("dtype"), 16)
     native = native_bits or {"weight_bits": bits, "act_bits": bits}  # like a named workload
     raw = {"model": header.get("name") or Path(spec).stem, "phase": header["phase"],
            "batch": header["batch"], "weight_bits": native["weight_bits"],
-           "act_bits": native["act_bits"], "kv_bits": None}
+           "act_bits": native["act_bits"], "kv_bits": None, "attention_bits": None}
     if header["phase"] == "decode":
         raw["context_len"] = header["context_len"]
     else:
         raw["prompt_len"] = header["prompt_len"]
     for key, value in overrides:
-        if key not in ("weight_bits", "act_bits", "kv_bits"):
+        if key not in PRECISIONS:
             raise WorkloadError(f"{label}: --set workload.{key}: a trace's shapes are fixed when it "
-                                f"is extracted; allowed overrides: weight_bits, act_bits, kv_bits "
+                                f"is extracted; allowed overrides: {', '.join(PRECISIONS)} "
                                 f"(extract again for another {key})")
         raw[key] = value
     data, problems = validate(raw, WORKLOAD_SCHEMA, label)
     if problems:
         raise WorkloadError(problems)
-    if data["kv_bits"] is None:
-        data["kv_bits"] = data["act_bits"]
+    for key in ("kv_bits", "attention_bits"):
+        if data[key] is None:
+            data[key] = data["act_bits"]
     cfg = Config(data)
     try:
         fields = model_fields(header["model_type"], header["config"])
@@ -454,16 +455,14 @@ def _attention(rec, cfg: Config) -> list:
     if heads % kv_heads:
         kv_heads = k["shape"][1]
     group = heads // kv_heads
-    kb = _bits("kv_cache", cfg)
+    kb, qb = _bits("kv_cache", cfg), cfg.attention_bits
     scores = batch * heads * q_len * n_keys
     return [Gemm("attn_qk", rec["layer"], "attention", m=group * q_len, n=n_keys, k=hd,
-                 count=batch * kv_heads, a_bits=cfg.act_bits, b_bits=kb, c_bits=cfg.act_bits,
-                 b_source="kv"),
+                 count=batch * kv_heads, a_bits=qb, b_bits=kb, c_bits=qb, b_source="kv"),
             Elementwise("softmax", rec["layer"], "attention", "softmax", scores,
-                        bits=cfg.act_bits, in_elems=scores, out_elems=scores),
+                        bits=qb, in_elems=scores, out_elems=scores),
             Gemm("attn_pv", rec["layer"], "attention", m=group * q_len, n=hd, k=n_keys,
-                 count=batch * kv_heads, a_bits=cfg.act_bits, b_bits=kb, c_bits=cfg.act_bits,
-                 b_source="kv")]
+                 count=batch * kv_heads, a_bits=qb, b_bits=kb, c_bits=qb, b_source="kv")]
 
 
 def _vector(rec, cfg: Config, name: str) -> Elementwise:

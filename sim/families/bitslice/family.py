@@ -193,7 +193,8 @@ class Bitslice(Family):
         return precision_problems(workload, ctx.file, {
             "weight_bits": (e.weight_bits, "engine.weight_bits"),
             "act_bits": (e.act_bits, "engine.act_bits"),
-            "kv_bits": (e.weight_bits, "engine.weight_bits")}, minimum=2)
+            "kv_bits": (e.weight_bits, "engine.weight_bits"),
+            "attention_bits": (e.act_bits, "engine.act_bits")}, minimum=2)
 
     def _pe(self, cfg: Config) -> PeCost:
         e, t = cfg.engine, cfg.tech

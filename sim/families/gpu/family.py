@@ -29,7 +29,7 @@ from sim.core.errors import where
 from sim.core.family import AreaItem, Family, OpPlan, register_family
 from sim.families.gpu.kernel import cta_schedule
 from sim.memory import DRAM, DramSystem
-from sim.core.ops import Attention, Elementwise, Gemm, fuse_attention
+from sim.core.ops import PRECISIONS, Attention, Elementwise, Gemm, fuse_attention
 from sim.core.vector_unit import split
 
 #: CTA tiles (rows of A, columns of B) the GEMM mapper chooses from: CUTLASS 3 Hopper GEMM tile
@@ -208,7 +208,7 @@ class Gpu(Family):
         w, sm = workload.cfg, ctx.cfg.sm
         label = workload.source_file or f"workload {workload.name}"
         out = []
-        for key in ("weight_bits", "act_bits", "kv_bits"):
+        for key in PRECISIONS:
             bits = w[key]
             ok = bits in (16,) or (bits == 8 and sm.tensor_macs_8 > 0)
             if not ok:

@@ -93,6 +93,11 @@ LUT = Section("LUT tensor-core units (LUT Tensor Core, ISCA'25)", {
     "latency": Field("int", 2, "Unit pipeline depth paid once per block", unit="cycles",
                      source="released RTL fp_lut_array_b_cycle_stage2.sv: two register stages",
                      minimum=0),
+    "efficiency": Field("float", 1.0, "Sustained fraction of the units' peak issue rate a real "
+                        "kernel reaches (issue, bank and synchronisation stalls), for activations "
+                        "wider than 8 bits; 1: the units never wait", positive=True, maximum=1.0),
+    "efficiency_8": Field("float", 1.0, "As efficiency, for 8-bit (or narrower) activations",
+                          positive=True, maximum=1.0),
     **block_fields(128, 512, 32, "LUT Tensor Core ISCA'25: W_INT1 A_INT8 thread-block tile "
                    "[128, 512, 32]"),
 })
@@ -113,6 +118,9 @@ MAC = Section("MAC tensor-core units", {
     "latency": Field("int", 4, "Unit pipeline depth paid once per block", unit="cycles",
                      source="estimate: multiplier, adder tree and accumulator stages",
                      minimum=0),
+    "efficiency": Field("float", 1.0, "Sustained fraction of the units' peak MMA issue rate a "
+                        "real kernel reaches; 1: the units never wait", positive=True,
+                        maximum=1.0),
     **block_fields(128, 256, 32, "CUTLASS default FP16 tensor-op thread-block tile "
                    "128x256x32"),
 })
@@ -161,6 +169,18 @@ class Path:
     a_chunk_bits: int
     dq_ops: int
     latency: int
+    eff_permille: int    # sustained issue rate, thousandths of the units' peak
+
+
+def mac_operand_bits(cfg: Config) -> int:
+    """Widest operand a MAC unit takes: its format, or 16 bits at half the 8-bit rate (the
+    16-bit mode of the A100 / H100 tensor cores: 312 vs 624 dense TOPS, 989 vs 1979; datasheets)."""
+    return max(FORMATS[cfg.mac.format][0], 16)
+
+
+def permille(fraction: float) -> int:
+    """A sustained fraction as the kernels' integer thousandths (at least 1)."""
+    return max(1, round(fraction * 1000))
 
 
 @register_family
@@ -200,14 +220,14 @@ class LutTc(Family):
 
     def check_workload(self, ctx: Ctx, workload) -> list[str]:
         cfg = ctx.cfg
-        mac_bits = FORMATS[cfg.mac.format][0]
+        mac = (mac_operand_bits(cfg), "mac.format")
         if cfg.lut.units:
             limits = {"weight_bits": (cfg.lut.weight_bits, "lut.weight_bits"),
                       "act_bits": (FORMATS[cfg.lut.act_format][0], "lut.act_format")}
         else:
-            limits = {"weight_bits": (mac_bits, "mac.format"), "act_bits": (mac_bits, "mac.format")}
+            limits = {"weight_bits": mac, "act_bits": mac}
         if cfg.mac.units:
-            limits["kv_bits"] = (mac_bits, "mac.format")
+            limits.update(kv_bits=mac, attention_bits=mac)
         return precision_problems(workload, ctx.file, limits)
 
     def prepare(self, cfg: Config, file: str | None) -> Ctx:
@@ -267,18 +287,21 @@ class LutTc(Family):
         lut, mac = cfg.lut, cfg.mac
         if op.b_source == "weight" and lut.units and op.b_bits <= lut.weight_bits:
             d = ctx.design
+            eff = lut.efficiency_8 if op.a_bits <= 8 else lut.efficiency
             return Path("lut", lut.units, (lut.tile_m, lut.tile_n, lut.tile_k),
                         (lut.block_m, lut.block_n, lut.block_k), op.b_bits,
-                        d.entries * d.entry_bits, 0, lut.latency)
+                        d.entries * d.entry_bits, 0, lut.latency, permille(eff))
         if mac.units:
             bits = FORMATS[mac.format][0]
             dq = mac.dequant_ops if (op.b_source == "weight" and op.b_bits < bits) else 0
+            wide = max(op.a_bits, op.b_bits, bits)  # 16-bit MMAs on an 8-bit unit: two passes
             return Path("mac", mac.units, (mac.tile_m, mac.tile_n, mac.tile_k),
-                        (mac.block_m, mac.block_n, mac.block_k), 1, mac.tile_k * bits, dq,
-                        mac.latency)
+                        (mac.block_m, mac.block_n, mac.block_k), -(-wide // bits),
+                        mac.tile_k * max(bits, op.a_bits), dq, mac.latency,
+                        permille(mac.efficiency))
         lanes = cfg.vector.lanes // cfg.chip.clusters  # FMAs on the vector lanes
         return Path("vector", lanes, (1, 1, 1), (mac.block_m, mac.block_n, mac.block_k), 1,
-                    32, 0, cfg.vector.latency)
+                    32, 0, cfg.vector.latency, 1000)
 
     def plan(self, ctx: Ctx, op) -> OpPlan:
         if isinstance(op, Gemm):
@@ -338,6 +361,8 @@ class LutTc(Family):
                 "mac": f"{cfg.mac.format} MMA M{tm}N{tn}K{tk} x{p.units}"
                        + (f", dequant {p.dq_ops} ops/weight" if p.dq_ops else ""),
                 "vector": f"{p.units} FMA lanes"}[p.unit]
+        if p.eff_permille < 1000:
+            what += f", issuing at {p.eff_permille / 10:g} % of peak"
         mapping = (f"{what}: {blocks} blocks of {bm}x{bn} (k-step {bk}"
                    f"{f', split-k {split}' if split > 1 else ''}) on {clusters} clusters "
                    f"in {waves} wave(s), {makespan} cycles; {'tables' if uses_tables else 'A'} "
@@ -433,7 +458,7 @@ def best_tiling(op: Gemm, p: Path, clusters: int, vlanes: int, port: int):
                 durations = K.gemm_blocks(op.m, op.n, kk, op.count * split, bm, bn, bk, tm, tn,
                                           tk, p.units, p.passes, p.a_chunk_bits, op.b_bits,
                                           32 if split > 1 else op.c_bits, p.dq_ops, vlanes,
-                                          port, p.latency)
+                                          port, p.latency, p.eff_permille)
                 wave_end, makespan = K.schedule(durations, clusters)
                 reduce = -(-op.count * op.m * op.n * (split - 1) // (vlanes * clusters)) \
                     if split > 1 else 0

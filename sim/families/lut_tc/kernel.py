@@ -10,8 +10,11 @@ block's k-loop in *steps* of bk:
   dequantises the weights on the cluster's vector lanes. One step is prepared at a time, into
   one of two staging buffers.
 * **compute** of step i issues its unit operations (LMMAs: tm x tn x tk lookups, or MMAs) to the
-  ``units`` units; each takes ``passes`` cycles (one per weight bit-plane on a LUT unit, 1 on a
-  MAC unit), so a step lasts ceil(ops / units) * passes cycles.
+  ``units`` units; each takes ``passes`` unit cycles (one per weight bit-plane on a LUT unit, 1
+  on a MAC unit), so a step needs W = ceil(ops / units) * passes unit cycles. The cluster issues
+  at a sustained ``eff_permille`` / 1000 of the units' peak (a real kernel's issue, bank and
+  synchronisation stalls): in the first t cycles of a step's compute, floor(t * eff / 1000) are
+  unit cycles, so the step lasts ceil(W * 1000 / eff) cycles.
 * Prep of step i+1 starts when prep i is done and its buffer is free (compute i-1 done);
   compute i starts when prep i is done and compute i-1 is done. After the last step the unit
   pipeline drains (``latency``) and the bm x bn outputs leave over the port (epilogue).
@@ -34,12 +37,13 @@ def _cdiv(a, b):
 
 @kernel
 def block_cycles(bm, bn, k, bk, tm, tn, tk, units, passes, a_chunk_bits, b_bits, c_bits,
-                 dq_ops, vlanes, port, latency):
+                 dq_ops, vlanes, port, latency, eff_permille):
     """Cycles of one block of ``bm`` x ``bn`` outputs over a k-loop of length ``k``.
 
     ``a_chunk_bits``: A-side bits per output row and tk-chunk of k (a table set, or tk
     activations); ``b_bits``: bits per weight; ``dq_ops``: vector ops per weight to dequantise
-    (0: none); ``vlanes``: vector lanes of the cluster; ``port``: operand bits per cycle.
+    (0: none); ``vlanes``: vector lanes of the cluster; ``port``: operand bits per cycle;
+    ``eff_permille``: sustained issue rate in thousandths of the units' peak (1000: every cycle).
     """
     steps = _cdiv(k, bk)
     prep_end = 0
@@ -54,7 +58,7 @@ def block_cycles(bm, bn, k, bk, tm, tn, tk, units, passes, a_chunk_bits, b_bits,
             prep += _cdiv(kk * bn * dq_ops, vlanes)
         prep_end = max(prep_end, comp_end_prev2) + prep
         ops = _cdiv(bm, tm) * _cdiv(bn, tn) * chunks
-        comp = _cdiv(ops, units) * passes
+        comp = _cdiv(_cdiv(ops, units) * passes * 1000, eff_permille)
         comp_end_prev2 = comp_end
         comp_end = max(prep_end, comp_end) + comp
     return comp_end + latency + _cdiv(bm * bn * c_bits, port)
@@ -101,7 +105,7 @@ def schedule(durations, clusters):
 
 @kernel
 def gemm_blocks(m, n, k, count, bm, bn, bk, tm, tn, tk, units, passes, a_chunk_bits, b_bits,
-                c_bits, dq_ops, vlanes, port, latency):
+                c_bits, dq_ops, vlanes, port, latency, eff_permille):
     """Durations of every block of ``count`` GEMM instances, raster order (n fastest)."""
     mb = _cdiv(m, bm)
     nb = _cdiv(n, bn)
@@ -112,7 +116,7 @@ def gemm_blocks(m, n, k, count, bm, bn, bk, tm, tn, tk, units, passes, a_chunk_b
         for b in range(2):
             shapes[a, b] = block_cycles(bm if a == 0 else edge_m, bn if b == 0 else edge_n, k, bk,
                                         tm, tn, tk, units, passes, a_chunk_bits, b_bits, c_bits,
-                                        dq_ops, vlanes, port, latency)
+                                        dq_ops, vlanes, port, latency, eff_permille)
     out = np.empty(count * mb * nb, dtype=np.int64)
     i = 0
     for _ in range(count):

@@ -31,10 +31,12 @@ def _steps(bm, bn, k, bk, tm, tn, tk, a_chunk_bits, b_bits, dq_ops):
 
 
 def cluster_cycles(bm, bn, k, bk, tm, tn, tk, units, passes, a_chunk_bits, b_bits, c_bits,
-                   dq_ops, vlanes, port, latency) -> int:
+                   dq_ops, vlanes, port, latency, eff_permille=1000) -> int:
     """Cycles of one block, simulated cycle by cycle (same arguments as the kernel).
 
-    Times are cycle boundaries: work done in cycle t ends at t + 1.
+    Times are cycle boundaries: work done in cycle t ends at t + 1. A step's units advance only
+    in its issue cycles: cycle tau of the step's compute is one when floor((tau + 1) * eff /
+    1000) > floor(tau * eff / 1000), ``eff_permille`` issue cycles per 1000.
     """
     steps = _steps(bm, bn, k, bk, tm, tn, tk, a_chunk_bits, b_bits, dq_ops)
     n = len(steps)
@@ -43,8 +45,9 @@ def cluster_cycles(bm, bn, k, bk, tm, tn, tk, units, passes, a_chunk_bits, b_bit
     queue = [s[2] for s in steps]          # LMMAs of each step not yet issued
     prep_end: list[int | None] = [None] * n
     comp_end: list[int | None] = [None] * n
-    last_finish = [0] * n                  # latest finish of the LMMAs issued per step
-    unit_free = [0] * units                # time each unit finishes its LMMA
+    start = None                           # first compute cycle of step c
+    active = last = 0                      # issue cycles so far; when the last LMMA finishes
+    unit_free = [0] * units                # issue cycle at which each unit frees
     p = c = t = 0
     while c < n:
         # prep stage: one step at a time, into a buffer freed by the compute of step p - 2
@@ -56,17 +59,23 @@ def cluster_cycles(bm, bn, k, bk, tm, tn, tk, units, passes, a_chunk_bits, b_bit
             if bits_left[p] == 0 and dq_left[p] == 0:
                 prep_end[p] = t + 1
                 p += 1
-        # units: an idle unit takes the next LMMA of the current step, once it is prepared
-        # and the previous step has finished
+        # units: in an issue cycle an idle unit takes the next LMMA of the current step, once
+        # it is prepared and the previous step has finished
         if prep_end[c] is not None and prep_end[c] <= t and (c == 0 or comp_end[c - 1] <= t):
-            for u in range(units):
-                if unit_free[u] <= t and queue[c] > 0:
-                    queue[c] -= 1
-                    unit_free[u] = t + passes
-                    last_finish[c] = max(last_finish[c], t + passes)
-            if queue[c] == 0:
-                comp_end[c] = last_finish[c]
+            if start is None:
+                start, active, last, unit_free = t, 0, 0, [0] * units
+            tau = t - start
+            if (tau + 1) * eff_permille // 1000 > tau * eff_permille // 1000:
+                for u in range(units):
+                    if unit_free[u] <= active and queue[c] > 0:
+                        queue[c] -= 1
+                        unit_free[u] = active + passes
+                        last = max(last, active + passes)
+                active += 1
+            if queue[c] == 0 and active >= last:
+                comp_end[c] = t + 1
                 c += 1
+                start = None
         t += 1
     return comp_end[-1] + latency + -(-bm * bn * c_bits // port)
 

@@ -77,8 +77,9 @@ def table1_units(row: str) -> dict[str, float]:
 def table1_latency_ms(row: str, column: str) -> float:
     """Simulated BitNet b1.58-3B latency (ms) of a Table 1 row: ``bs1_seq2048`` (prefill of
     2048 tokens) or ``bs1024_seq1`` (one decode step of 1024 sequences, empty cache)."""
-    ref = data()["table1"][row]
-    sets = [f"workload.weight_bits={ref['weight_bits']}", f"workload.act_bits={ref['act_bits']}"]
+    ref, att = data()["table1"][row], data()["table1_attention_bits"]
+    sets = [f"workload.weight_bits={ref['weight_bits']}", f"workload.act_bits={ref['act_bits']}",
+            f"workload.kv_bits={att}", f"workload.attention_bits={att}"]
     if column == "bs1_seq2048":
         spec, sets = "bitnet_b158_3b_prefill", sets + ["workload.prompt_len=2048"]
     else:

@@ -145,7 +145,8 @@ class Systolic(Family):
         return precision_problems(workload, ctx.file, {
             "weight_bits": (a.weight_bits, "array.weight_bits"),
             "act_bits": (a.input_bits, "array.input_bits"),
-            "kv_bits": (a.weight_bits, "array.weight_bits")})
+            "kv_bits": (a.weight_bits, "array.weight_bits"),
+            "attention_bits": (a.input_bits, "array.input_bits")})
 
     def prepare(self, cfg: Config, file: str | None) -> Ctx:
         t, a = cfg.tech, cfg.array
