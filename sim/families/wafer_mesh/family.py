@@ -35,15 +35,16 @@ VECTOR_OP_VS_MAC = 0.5
 REDUCTIONS = {"rmsnorm": 1, "layernorm": 2, "softmax": 2}
 
 MESH = Section("The wafer's mesh and the sub-mesh each phase runs on", {
-    "rows": Field("int", 750, "Usable core rows", positive=True, maximum=4096,
+    "rows": Field("int", 750, "Usable core rows", minimum=2, maximum=4096,
                   source="WSE-2 SDK kernel rectangle 750 x 994 (Cerebras SDK docs; WaferLLM code)"),
-    "cols": Field("int", 994, "Usable core columns", positive=True, maximum=4096,
+    "cols": Field("int", 994, "Usable core columns", minimum=2, maximum=4096,
                   source="WSE-2 SDK kernel rectangle 750 x 994 (Cerebras SDK docs; WaferLLM code)"),
-    "decode_side": Field("int", 360, "Cores a side of the square region a decode layer runs on",
-                         positive=True, maximum=4096,
+    "decode_side": Field("int", 360, "Cores a side of the square region a decode layer runs on "
+                         "(at least 2: the algorithms exchange with neighbours)",
+                         minimum=2, maximum=4096,
                          source="WaferLLM autotuning, LLaMA3-8B decode 360 x 360 (WaferLLM, OSDI'25)"),
-    "prefill_side": Field("int", 660, "Cores a side of the region a prefill layer runs on",
-                          positive=True, maximum=4096,
+    "prefill_side": Field("int", 660, "Cores a side of the region a prefill layer runs on "
+                          "(at least 2)", minimum=2, maximum=4096,
                           source="WaferLLM autotuning, LLaMA3-8B prefill 660 x 660"),
     "powered_cores": Field("int", None, "Cores on the wafer's power grid and clock network, the "
                            "mesh's included (spares and the cores the SDK keeps for I/O draw "
@@ -150,7 +151,7 @@ class WaferMesh(Family):
             side = m[key]
             if side > min(m.rows, m.cols):
                 out.append(f"{where(file, 'mesh.' + key)}: {side} cores a side do not fit the "
-                           f"{m.rows} x {m.cols} mesh; allowed: 1..{min(m.rows, m.cols)}")
+                           f"{m.rows} x {m.cols} mesh; allowed: 2..{min(m.rows, m.cols)}")
         for key in ("gemm", "gemv"):
             alg = cfg.algorithms[key]
             if ROUTES[alg] > cfg.fabric.colors:
