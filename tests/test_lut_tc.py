@@ -161,6 +161,23 @@ def test_sixteen_bit_operands_take_two_passes_on_an_eight_bit_tensor_core():
     assert gate.compute_cycles == pytest.approx(ideal.compute_cycles / 0.65, rel=0.02)
 
 
+def test_every_op_is_a_kernel_with_a_launch_gap():
+    """``chip.launch_overhead`` adds one gap (ns x clock) after every op's tiles, on its unit,
+    with no traffic; 0 leaves the plans as they were."""
+    from sim.families.lut_tc.family import LutTc
+    fam = LutTc()
+    plain = load_arch(CFG, ["chip.launch_overhead=0 ns"])
+    gapped = load_arch(CFG)
+    ctx0, ctx1 = fam.prepare(plain.cfg, plain.file), fam.prepare(gapped.cfg, gapped.file)
+    gap = round(gapped.cfg.chip.launch_overhead * 1e-9 * gapped.cfg.tech.frequency)
+    assert ctx0.launch_cycles == 0 and ctx1.launch_cycles == gap == 2256  # 1.6 us at 1.41 GHz
+    ops = fam.lower(ctx1, load_workload("llama7b_decode", gapped).ops)
+    for op in ops[:12]:
+        a, b = fam.plan(ctx0, op), fam.plan(ctx1, op)
+        assert (b.counts * b.compute_cycles).sum() == (a.counts * a.compute_cycles).sum() + gap
+        assert b.dram_read_bytes == a.dram_read_bytes and b.dram_write_bytes == a.dram_write_bytes
+
+
 # ---- precompute ------------------------------------------------------------------------------
 def test_precompute_fusion_and_sharing():
     arch = load_arch(CFG, ["lut.precompute=separate"])

@@ -63,6 +63,9 @@ CHIP = Section("Clusters (GPU SMs) sharing the vector unit, SRAM and DRAM", {
                        "(shared memory / register file); also carries block results out",
                        unit="bits", positive=True,
                        source="NVIDIA A100 whitepaper: shared memory 128 B/clock per SM"),
+    "launch_overhead": Field("time", 0.0, "Gap and ramp-up per kernel (every op is one kernel, "
+                             "a fused table build included); 0: ops run back to back",
+                             minimum=0),
 })
 
 LUT = Section("LUT tensor-core units (LUT Tensor Core, ISCA'25)", {
@@ -155,6 +158,7 @@ class Ctx:
     sram: dict[str, SramBuffer]
     sram_rd: dict[str, Price]
     sram_wr: dict[str, Price]
+    launch_cycles: int = 0
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,8 @@ class LutTc(Family):
                    if mac.units else None,
                    int(cfg.sram.act // 2), fma_e, fma_a, sram,
                    {b: buf.read_pj_per_bit(costs) for b, buf in sram.items()},
-                   {b: buf.write_pj_per_bit(costs) for b, buf in sram.items()})
+                   {b: buf.write_pj_per_bit(costs) for b, buf in sram.items()},
+                   int(round(cfg.chip.launch_overhead * 1e-9 * t.frequency)))
 
     def units(self, ctx: Ctx) -> list[str]:
         return ["lut", "mac", "vector"]
@@ -305,14 +310,16 @@ class LutTc(Family):
 
     def plan(self, ctx: Ctx, op) -> OpPlan:
         if isinstance(op, Gemm):
-            return self._plan_gemm(ctx, op)
-        if isinstance(op, TableBuild):
-            return self._plan_tables(ctx, op)
-        if isinstance(op, Elementwise):
-            return plan_vector(op, ctx.cfg.vector, ctx.resident_bytes, ctx.channel,
+            plan = self._plan_gemm(ctx, op)
+        elif isinstance(op, TableBuild):
+            plan = self._plan_tables(ctx, op)
+        elif isinstance(op, Elementwise):
+            plan = plan_vector(op, ctx.cfg.vector, ctx.resident_bytes, ctx.channel,
                                ctx.fma_e.value, ctx.sram_rd["act"].value,
                                ctx.sram_wr["act"].value)
-        raise TypeError(f"lut_tc family cannot map {type(op).__name__}")
+        else:
+            raise TypeError(f"lut_tc family cannot map {type(op).__name__}")
+        return launched(plan, ctx.launch_cycles)
 
     def _plan_gemm(self, ctx: Ctx, op: Gemm) -> OpPlan:
         cfg, p = ctx.cfg, self._path(ctx, op)
@@ -413,6 +420,18 @@ class LutTc(Family):
             out["mac_units"] = [ctx.mac.source]
         return out
 
+
+
+def launched(plan: OpPlan, cycles: int) -> OpPlan:
+    """``plan`` followed by its kernel's launch gap: ``cycles`` on its unit, no traffic (after the
+    last tile: a kernel's loads cannot start before it is launched)."""
+    if cycles <= 0:
+        return plan
+    plan.counts, plan.load_bytes, plan.compute_cycles, plan.store_bytes = coalesce(
+        np.append(plan.counts, 1), np.append(plan.load_bytes, 0),
+        np.append(plan.compute_cycles, cycles), np.append(plan.store_bytes, 0))
+    plan.mapping += f"; {cycles}-cycle launch gap"
+    return plan
 
 
 def apportion(total: int, weights: np.ndarray) -> np.ndarray:
