@@ -33,7 +33,9 @@ CLASSES = {
 
 #: why the wafers miss their class range (issue 25, open): 9.76 kW (WSE-2) and 9.79 kW (WSE-3).
 #: Cerebras publishes no idle figure; the always-on power per core is estimated as the H200's
-#: measured clocked-idle share of its limit (38 %) x the 30 mW core peak (docs/wafer_mesh.md).
+#: measured clocked-idle share of its limit (38 %) x the 30 mW core peak. Other measured
+#: clocked floors (TPU v3) put it anywhere in 5.7-12 kW, either side of the floor
+#: (docs/wafer_mesh.md), so the miss stays recorded rather than tuned away.
 #: strict: a change that brings them into range must update the docs and drop this mark.
 WAFER_MISS = ("issue 25 open: always-on power per core is an estimate (no published WSE idle "
               "figure), 9.76 / 9.79 kW vs the 10 kW floor; docs/wafer_mesh.md")

@@ -129,3 +129,14 @@ def coalesce(counts: np.ndarray, *columns: np.ndarray):
     starts = np.flatnonzero(change)
     sums = np.add.reduceat(np.asarray(counts, dtype=np.int64), starts)
     return (sums, *[c[starts] for c in cols])
+
+
+def followed_by_gap(plan: OpPlan, cycles: int) -> OpPlan:
+    """``plan`` with one more tile group: ``cycles`` on its unit and no traffic, after its last
+    tile (a kernel's launch gap: its loads cannot start before it is launched). In place."""
+    if cycles <= 0:
+        return plan
+    plan.counts, plan.load_bytes, plan.compute_cycles, plan.store_bytes = coalesce(
+        np.append(plan.counts, 1), np.append(plan.load_bytes, 0),
+        np.append(plan.compute_cycles, cycles), np.append(plan.store_bytes, 0))
+    return plan

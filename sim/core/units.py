@@ -117,3 +117,8 @@ def format_si(value: float, unit: str) -> str:
         if abs(value) >= scale:
             return f"{value / scale:.3g} {prefix}{unit}"
     return f"{value:.3g} {unit}"
+
+
+def ns_to_cycles(ns: float, hz: float) -> int:
+    """A duration of ``ns`` nanoseconds in whole cycles of a ``hz`` clock (rounded)."""
+    return int(round(ns * 1e-9 * hz))

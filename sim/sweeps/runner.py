@@ -254,7 +254,7 @@ def _workload(task: Task):
             _WORKLOADS.clear()
         cfg = task.workload_config
         if "trace" in cfg:  # a trace file (the worker must see it), precisions as resolved
-            bits = [(k, cfg[k]) for k in PRECISIONS]
+            bits = [(k, cfg[k]) for k in PRECISIONS if k in cfg]
             workload = load_workload(cfg["trace"], bits)
         else:
             workload = load_workload(cfg)

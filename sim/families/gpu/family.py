@@ -24,8 +24,9 @@ import numpy as np
 from sim.core.components import TECH, VECTOR_OPS_PER_ELEMENT
 from sim.core.config import Config, Field, Section
 from sim.core.costs import Price
-from sim.core.engine import coalesce
+from sim.core.engine import coalesce, followed_by_gap
 from sim.core.errors import where
+from sim.core.units import ns_to_cycles
 from sim.core.family import AreaItem, Family, OpPlan, register_family
 from sim.families.gpu.kernel import cta_schedule
 from sim.memory import DRAM, DramSystem
@@ -220,7 +221,7 @@ class Gpu(Family):
     def prepare(self, cfg: Config, file: str | None) -> Ctx:
         f = cfg.tech.frequency
         channel = SustainedDram(cfg.dram, file, f, cfg.memory.sustained)
-        return Ctx(cfg, file, channel, int(round(cfg.kernel.overhead * 1e-9 * f)),
+        return Ctx(cfg, file, channel, ns_to_cycles(cfg.kernel.overhead, f),
                    cfg.sm.count * cfg.sm.ctas_per_sm, int(cfg.l2.bytes // 2),
                    cfg.l2.bandwidth / f)
 
@@ -415,19 +416,14 @@ class Gpu(Family):
             comp += [ctx.overhead, extra[2]]
             store += [0, extra[1]]
             mapping += " + reduction kernel"
-        # the launch gap and ramp of the kernel, charged after its last tile (a kernel's loads
-        # cannot start before it is launched, so this must not overlap its first load)
-        counts.append(1)
-        load.append(0)
-        comp.append(ctx.overhead)
-        store.append(0)
         counts, load, comp, store = coalesce(np.array(counts, dtype=np.int64), load, comp, store)
         total = grid.load + grid.store + (extra[0] + extra[1] if extra else 0)
         energy = {**energy, "l2": (grid.l2_bytes + total) * ctx.cfg.energy.pj_per_l2_byte}
         roofline = max(math.ceil(macs / peak) if macs else 0,
                        ctx.channel.peak_cycles(total))
-        return OpPlan("sms", counts, load, comp, store, macs, peak, roofline, energy,
+        plan = OpPlan("sms", counts, load, comp, store, macs, peak, roofline, energy,
                       sram_read_bytes=grid.l2_bytes, mapping=mapping)
+        return followed_by_gap(plan, ctx.overhead)  # the kernel's launch gap and ramp
 
     # ---- area and power ----------------------------------------------------------------------
     def compulsory_levels(self, ctx: Ctx) -> dict[str, tuple[str, ...]]:

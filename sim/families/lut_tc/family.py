@@ -36,8 +36,9 @@ import numpy as np
 from sim.core.components import POWER, TECH, VECTOR, VECTOR_OPS_PER_ELEMENT, sram_section, sram_word_bytes
 from sim.core.config import Config, Field, Section
 from sim.core.costs import CostModel, Price, source_of
-from sim.core.engine import coalesce
+from sim.core.engine import coalesce, followed_by_gap
 from sim.core.errors import ConfigError, where
+from sim.core.units import ns_to_cycles
 from sim.core.family import AreaItem, Family, OpPlan, memory_and_vector_area, register_family
 from sim.families.lut_tc.unit import FORMATS, LutDesign, UnitCost, lut_unit_cost, mac_unit_cost
 from sim.families.lut_tc import kernel as K
@@ -247,7 +248,7 @@ class LutTc(Family):
                    int(cfg.sram.act // 2), fma_e, fma_a, sram,
                    {b: buf.read_pj_per_bit(costs) for b, buf in sram.items()},
                    {b: buf.write_pj_per_bit(costs) for b, buf in sram.items()},
-                   int(round(cfg.chip.launch_overhead * 1e-9 * t.frequency)))
+                   ns_to_cycles(cfg.chip.launch_overhead, t.frequency))
 
     def units(self, ctx: Ctx) -> list[str]:
         return ["lut", "mac", "vector"]
@@ -319,7 +320,9 @@ class LutTc(Family):
                                ctx.sram_wr["act"].value)
         else:
             raise TypeError(f"lut_tc family cannot map {type(op).__name__}")
-        return launched(plan, ctx.launch_cycles)
+        if ctx.launch_cycles:
+            plan.mapping += f"; {ctx.launch_cycles}-cycle launch gap"
+        return followed_by_gap(plan, ctx.launch_cycles)
 
     def _plan_gemm(self, ctx: Ctx, op: Gemm) -> OpPlan:
         cfg, p = ctx.cfg, self._path(ctx, op)
@@ -420,18 +423,6 @@ class LutTc(Family):
             out["mac_units"] = [ctx.mac.source]
         return out
 
-
-
-def launched(plan: OpPlan, cycles: int) -> OpPlan:
-    """``plan`` followed by its kernel's launch gap: ``cycles`` on its unit, no traffic (after the
-    last tile: a kernel's loads cannot start before it is launched)."""
-    if cycles <= 0:
-        return plan
-    plan.counts, plan.load_bytes, plan.compute_cycles, plan.store_bytes = coalesce(
-        np.append(plan.counts, 1), np.append(plan.load_bytes, 0),
-        np.append(plan.compute_cycles, cycles), np.append(plan.store_bytes, 0))
-    plan.mapping += f"; {cycles}-cycle launch gap"
-    return plan
 
 
 def apportion(total: int, weights: np.ndarray) -> np.ndarray:
