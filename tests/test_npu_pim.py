@@ -8,9 +8,11 @@ import pytest
 
 from sim.families.npu_pim.kernel import GWRITE, MARK, TILE, WAIT, run_channel
 from sim.memory.spec import load_presets
-from sim.families.npu_pim.pim import (Layout, assign_channels, channel_program, mha_estimate,
-                                      pim_timing, request_program, run_program, split_sub_batches)
-from sim.families.npu_pim.reference import ReferenceChannel
+from sim.families.npu_pim.family import shared_tile_cycles
+from sim.families.npu_pim.pim import (Layout, assign_channels, channel_program, instruction_count,
+                                      mha_estimate, pim_timing, request_program, run_program,
+                                      split_sub_batches)
+from sim.families.npu_pim.reference import ReferenceChannel, shared_tile_reference
 from sim.workloads.seqlens import snapshot_lengths
 from sim.simulation.simulate import simulate
 
@@ -19,8 +21,8 @@ GEO = np.array([2, 4, 4])
 NEUPIMS_7B_TP4 = Layout(banks=32, row_elems=512, macs=16, d_k=128, heads=8)
 
 
-def tm(dual=True):
-    return pim_timing(HBM2, dual, 96)
+def tm(dual=True, command_set="composite"):
+    return pim_timing(HBM2, dual, 96, command_set)
 
 
 def prog(*rows):
@@ -34,6 +36,26 @@ def test_gemv_occupancy_is_2_max_k_6_plus_1(k, occ):
     one = run_program(tm(), GEO, True, prog((TILE, 0, 1, k)))
     two = run_program(tm(), GEO, True, prog((TILE, 0, 2, k)))
     assert two.pim_end - one.pim_end == occ == 2 * (max(k, 6) + 1)
+
+
+@pytest.mark.parametrize("k,occ", [(1, 4), (6, 14), (8, 18)])
+def test_newton_comps_and_readres_take_2_k_plus_1(k, occ):
+    """Newton's k COMPs and a READRES are each paced at max(tBL, tCCD_S) = 2 cycles: no
+    pipeline-fill minimum of 6 as the composite command has (NewtonSim channel_state.cc)."""
+    one = run_program(tm(True, "newton"), GEO, True, prog((TILE, 0, 1, k)))
+    two = run_program(tm(True, "newton"), GEO, True, prog((TILE, 0, 2, k)))
+    assert two.pim_end - one.pim_end == occ == 2 * (k + 1)
+
+
+def test_newton_sends_every_comp_as_an_instruction():
+    """Per tile a PIM_HEADER; per head one composite command, or k COMPs and a READRES
+    (NeuPIMs@f299af3 NeuPIMSLogitSoftmax.cc / NeuPIMSAttend.cc); one per GWRITE."""
+    p = prog((GWRITE, 0, 0, 0), (TILE, 0, 4, 8), (TILE, 1, 4, 8), (GWRITE, 0, 0, 0),
+             (TILE, 2, 1, 19), (MARK, 0, 0, 0), (WAIT, 0, 5, 0))
+    assert instruction_count(p, "composite") == 2 + 3 + (4 + 4 + 1)
+    assert instruction_count(p, "newton") == 2 + 3 + (4 * 9 + 4 * 9 + 1 * 20)
+    newton = request_program(NEUPIMS_7B_TP4, 300, 0, "newton")[1]
+    assert {r[3] for r in newton if r[0] == TILE} == {19}   # Newton counts COMPs exactly
 
 
 def test_eight_group_activations_over_two_ranks_then_first_gemv():
@@ -100,13 +122,44 @@ def _random_case(rng):
 
 
 @pytest.mark.parametrize("dual", [True, False])
-def test_kernel_equals_per_cycle_reference(dual):
-    rng = np.random.default_rng(7 if dual else 8)
+@pytest.mark.parametrize("command_set", ["composite", "newton"])
+def test_kernel_equals_per_cycle_reference(dual, command_set):
+    rng = np.random.default_rng((7 if dual else 8) + (10 if command_set == "newton" else 0))
+    t = tm(dual, command_set)
     for _ in range(30):
         p, geo, n, q, cols = _random_case(rng)
-        fast = run_channel(tm(dual), np.array(geo), dual, p, n, q, cols, 100)
-        ref = ReferenceChannel(tm(dual), *geo, dual).run(p, n, q, cols, 100)
+        fast = run_channel(t, np.array(geo), dual, p, n, q, cols, 100)
+        ref = ReferenceChannel(t, *geo, dual).run(p, n, q, cols, 100)
         assert [int(x) for x in fast] == ref, (p.tolist(), geo, n, q, cols)
+
+
+# ---- the NPU as NeuPIMs' simulator maps it ----------------------------------------------------------
+def test_shared_tile_closed_form_equals_instruction_by_instruction_issue():
+    """:func:`shared_tile_cycles` against the per-instruction WS-core model, on random shapes,
+    array sizes and split widths, pipelined or product by product, serial or double-buffered
+    preload."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        r, c = (int(x) for x in rng.choice([4, 8, 16, 128], 2))
+        arrays = int(rng.choice([1, 2, 8]))
+        shapes = [tuple(int(x) for x in rng.integers(1, 300, 3)) + (int(rng.integers(1, 4)),)
+                  for _ in range(int(rng.integers(1, 4)))]
+        for serial in (True, False):
+            for per_product in (True, False):
+                assert (shared_tile_cycles(r, c, arrays, serial, shapes, per_product)
+                        == shared_tile_reference(r, c, arrays, serial, shapes, per_product))
+
+
+def test_shared_tile_costs_of_neupims_gemms_and_attention_gemvs():
+    """GPT3-7B TP4: QKV of 512 tokens is 128 activation tiles of 24 weight blocks, each tile
+    128 + 23 x 16 cycles, plus 127 + 270 of fill and drain. Decode attention of one head over
+    300 keys, each from an empty pipeline: logits 127 + 128 + 2 x 16 + 270 = 557; attend 127 +
+    3 x 128 + 270 = 781 (NeuPIMs@f299af3 issue rules; the instruction trace of its QKV GEMM
+    shows 2,944 GEMMs and 128 PRELOADs, docs/npu_pim.md)."""
+    assert shared_tile_cycles(128, 128, 8, True, [(512, 3072, 4096, 1)]) == 127 + 128 * (
+        128 + 23 * 16) + 270
+    assert shared_tile_cycles(128, 128, 8, True, [(1, 300, 128, 1)], True) == 557
+    assert shared_tile_cycles(128, 128, 8, True, [(1, 128, 300, 1)], True) == 781
 
 
 def test_kernel_equals_reference_with_windows_of_many_rows():
@@ -296,22 +349,22 @@ def test_reference_records_follow_neupims_layer_extrapolation():
 
 
 @pytest.mark.jit_heavy
-def test_orders_systems_like_neupims_own_simulator():
+def test_every_system_within_30_percent_of_neupims_own_simulator():
     """At every point recorded from NeuPIMs' simulator (GPT3-7B TP4: ShareGPT b256/b512, Alpaca
-    b512), ours agrees that PIM beats NPU-only, that greedy channels beat round robin, that one
-    of the NeuPIMs steps beats naive NPU+PIM and that at batch 512 the full NeuPIMs is fastest.
-    The sizes of the gains differ, and at ShareGPT b256 sub-batch interleaving costs us time
-    where it gains in the reference (docs/npu_pim.md says why)."""
+    b64/b512; GPT3-30B ShareGPT b256), each system is within 30 % of its cycles per layer
+    (issue 27), and the two simulators order every pair of systems the same way wherever the
+    reference separates them by more than 5 % (sub-batch interleaving loses at GPT3-30B b256 in
+    both)."""
     rows = _repro().compare_with_reference()
+    for r in rows:
+        assert r["ours"] == pytest.approx(r["reference"], rel=0.30), r
     for point in {r["point"] for r in rows}:
-        for who in ("reference", "ours"):
-            c = {r["system"]: r[who] for r in rows if r["point"] == point}
-            assert c["naive"] < c["npu_only"], (point, who)
-            assert min(v for k, v in c.items() if k not in ("naive", "npu_only")) < c["naive"]
-            if "+greedy" in c:
-                assert c["+greedy"] <= c["+dual_rb"], (point, who)
-            if "b512" in point:
-                assert c["neupims"] == min(c.values()), (point, who)
+        c = {r["system"]: r for r in rows if r["point"] == point}
+        for a in c:
+            for b in c:
+                ref = c[a]["reference"] / c[b]["reference"]
+                if ref < 0.95:
+                    assert c[a]["ours"] < c[b]["ours"], (point, a, b)
 
 
 @pytest.mark.slow
@@ -319,8 +372,8 @@ def test_memory_energy_per_unit_of_work_matches_the_paper():
     """NeuPIMs Sec. VIII-B: memory power 1.8x NPU-only's for a 2.4x speed-up, i.e. NeuPIMs'
     memory energy per unit of work is 0.75 of NPU-only's; within the +-10 % of the paper's
     averaged figure, over GPT3-7B and 30B, both length distributions, batches 64/256/512 (the
-    repro's --quick grid; the full grid gives 0.79). The power ratio itself (1.10 on the full
-    grid) trails the paper's with the speed-up (1.39 vs 2.4, issue 27)."""
+    repro's --quick grid; the full grid gives 0.84). The power ratio itself (1.20 on the full
+    grid) trails the paper's with the speed-up (1.44 vs 2.4, issue 27)."""
     repro = _repro()
     points = [(m, b, d) for m in ("gpt3_7b", "gpt3_30b") for d in ("sharegpt", "alpaca")
               for b in (64, 256, 512)]

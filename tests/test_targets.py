@@ -15,6 +15,14 @@ def test_relative_and_point_tolerances_and_unmeasured_figures():
     assert missing.error is None and not missing.passed
 
 
+def test_bounds_pass_on_one_side_only():
+    assert Target("min", 1.13, 5.0, 0.0, at_least=True).passed
+    assert not Target("min", 1.13, 1.12, 0.0, at_least=True).passed
+    assert Target("count", 0, 0, 0, points=True, at_most=True).passed
+    assert not Target("count", 0, 2, 0, points=True, at_most=True).passed
+    assert ">=" in render([Target("min", 1.13, 1.2, 0.0, at_least=True)])
+
+
 def test_the_json_rows_are_the_printed_rows(tmp_path):
     targets = [Target("x ratio", 10.0, 9.0, 0.2), Target("y", 1.0, None, 0.1, note="later")]
     text = render(targets)

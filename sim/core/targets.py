@@ -14,7 +14,9 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Target:
     """One figure. ``tolerance`` is relative (0.2 = within 20 %) or, with ``points``, absolute
-    in the figure's own unit (percentage points). ``ours`` None means not measured (a fail)."""
+    in the figure's own unit (percentage points). ``at_most``: a bound, not a value to match
+    (ours may be anywhere up to ``paper`` + tolerance; ``at_least`` likewise from below).
+    ``ours`` None means not measured (a fail)."""
 
     figure: str
     paper: float
@@ -22,6 +24,8 @@ class Target:
     tolerance: float
     points: bool = False
     note: str = ""
+    at_least: bool = False
+    at_most: bool = False
 
     @property
     def error(self) -> float | None:
@@ -32,7 +36,14 @@ class Target:
 
     @property
     def passed(self) -> bool:
-        return self.error is not None and abs(self.error) <= self.tolerance + 1e-12
+        e = self.error
+        if e is None:
+            return False
+        if self.at_least:
+            return e >= -self.tolerance - 1e-12
+        if self.at_most:
+            return e <= self.tolerance + 1e-12
+        return abs(e) <= self.tolerance + 1e-12
 
 
 def _fmt(value: float | None) -> str:
@@ -46,7 +57,8 @@ def _fmt_error(t: Target) -> str:
 
 
 def _fmt_tolerance(t: Target) -> str:
-    return f"{t.tolerance:g} pt" if t.points else f"{t.tolerance:.0%}"
+    text = f"{t.tolerance:g} pt" if t.points else f"{t.tolerance:.0%}"
+    return (">= " if t.at_least else "<= " if t.at_most else "") + text
 
 
 def render(targets: list[Target]) -> str:

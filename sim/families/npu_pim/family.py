@@ -40,17 +40,41 @@ from sim.families.systolic.kernel import fold_grid
 from sim.memory import DRAM
 from sim.memory.energy import DramEnergy
 from sim.core.ops import Elementwise, Gemm, PimAttention, Transfer, replace_attention
-from sim.families.npu_pim.pim import (Layout, assign_channels, channel_program, pim_timing,
-                                      run_program, split_sub_batches, PIM_TIMING_SOURCES)
+from sim.families.npu_pim.pim import (COMMAND_SETS, Layout, assign_channels, channel_program,
+                                      instruction_count, pim_timing, run_program,
+                                      split_sub_batches, PIM_TIMING_SOURCES)
 from sim.core.vector_unit import plan_vector
 
 MODES = ("none", "single", "dual")
+MAPPINGS = ("per_array_tiles", "shared_activation_tile")
 
 NPU = Section("The NPU's compute units", {
     "arrays": Field("int", 8, "Systolic arrays of array.rows x array.cols, each with a share "
                     "of the vector lanes", positive=True, maximum=1024,
                     source="NeuPIMs (ASPLOS'24) Sec. V-A: eight 128x128 systolic arrays "
                            "with SIMD vector units"),
+    "mapping": Field("enum", "per_array_tiles", "How a weight GEMM meets the arrays: "
+                     "per_array_tiles "
+                     "(each array holds its own weight tile, the tokens stream through) or "
+                     "shared_activation_tile (the arrays hold one activation tile, k x 128 "
+                     "tokens, and split every streamed 128-column block of weights between "
+                     "them: 1/arrays of its rows each)", choices=MAPPINGS,
+                     source="shared_activation_tile: NeuPIMs' simulator (NeuPIMs@f299af3 "
+                            "MatMul.cc: _is_transposed, GEMM size core_width / 8; "
+                            "NeuPIMSystolicWS.cc issue_ex_inst)"),
+    "fuse_qkv": Field("bool", False, "Run a layer's Q, K and V projections as one GEMM over "
+                      "the concatenated weights (they read the same activations)",
+                      source="true: NeuPIMs' simulator has one QKV weight of E x 3E/TP "
+                             "(NeuPIMs@f299af3 Model.cc, StageProgram.cc qkv_gen_block)"),
+    "attention_issue": Field("enum", "batched", "Attention GEMVs on the arrays (pim.mode none): "
+                             "batched (the products of all requests and heads pipelined back to "
+                             "back, each array its own key / value tile) or per_head (in-order "
+                             "issue: each head's logits wait for the previous head's attend, so "
+                             "every GEMV fills and drains the shared-tile arrays)",
+                             choices=("batched", "per_head"),
+                             source="per_head: NeuPIMs@f299af3 npu-only branch FusedMHA.cc (one "
+                                    "tile per request, logit GEMV -> softmax -> attend GEMVs per "
+                                    "head) on the in-order core of NeuPIMSystolicWS.cc"),
 })
 
 PIM = Section("Processing-in-memory in the HBM banks", {
@@ -81,6 +105,19 @@ PIM = Section("Processing-in-memory in the HBM banks", {
                                    "HBM2_8Gb_x128_dualpim.ini cmd_queue_size); "
                                    "256 = 16 rows per channel, where the measured read share "
                                    "beside PIM saturates (0.72; 0.42 at 32, 0.72 at 1024)"),
+    "command_set": Field("enum", "composite", "PIM commands per head of a tile: composite "
+                         "(NeuPIMs: one PIM_COMPS_READRES) or newton (k PIM_COMPs and a "
+                         "PIM_READRES, each a separate instruction)", choices=tuple(COMMAND_SETS),
+                         source="NeuPIMs@f299af3: main branch sends PIM_COMPS_READRES, npu+pim "
+                                "branch (naive baseline) PIM_COMP x k + PIM_READRES "
+                                "(NeuPIMSLogitSoftmax.cc, NeuPIMSAttend.cc)"),
+    "dispatch_per_cycle": Field("int", 0, "PIM instructions the NPU's front end hands to the "
+                                "memory channels per cycle, all channels together; 0: every "
+                                "ready instruction (unbounded)", minimum=0, maximum=1 << 20,
+                                source="NeuPIMs@f299af3: the npu+pim branch's core issues one "
+                                       "PIM instruction per cycle (NeuPIMSystolicWS.cc "
+                                       "pim_ld_queue_cycle, 'if'); main drains the queue "
+                                       "each cycle ('while')"),
     "row_buffer_area": Field("float", 0.0311, "Dual mode: extra DRAM die area of the second "
                              "row buffers, as a fraction of the DRAM area (reported, not priced)",
                              minimum=0, source="NeuPIMs (ASPLOS'24): +3.11 % (CACTI 7.0, 22 nm)"),
@@ -100,6 +137,13 @@ SCHEDULE = Section("How the batch is run", {
                              "(NeuPIMs' simulator); false: one read serves both"),
     "prefetch": Field("bool", True, "Transfers may run ahead of their GEMM while "
                       "sram.filter holds the prefetched bytes"),
+    "prefetch_across_ops": Field("bool", True, "With prefetch, an op's transfers may start "
+                                 "before the op ahead of it in the program has finished; "
+                                 "false: they stream in beside that op's own compute only",
+                                 source="false: NeuPIMs@f299af3 (an op's tiles, loads "
+                                        "included, are issued once its inputs are produced: "
+                                        "Operation::check_executable, "
+                                        "StageProgram::finish_operation)"),
 })
 
 SCHEMA = Section("NPU + PIM (NeuPIMs-style) system", {
@@ -184,7 +228,7 @@ class NpuPim(Family):
         spec = npu.channel.spec
         o = spec.org
         mode = cfg.pim.mode
-        tm = pim_timing(spec.timing, mode == "dual", cfg.pim.gwrite_cycles)
+        tm = pim_timing(spec.timing, mode == "dual", cfg.pim.gwrite_cycles, cfg.pim.command_set)
         geo = np.array([o["ranks"], o["bankgroups"], o["banks_per_group"]], dtype=np.int64)
         base = {"banks": int(geo.prod()), "row_elems": o["row_bytes"] * 8 // cfg.array.weight_bits,
                 "macs": cfg.pim.macs_per_bank}
@@ -198,6 +242,8 @@ class NpuPim(Family):
 
     # ---- lowering: transfers, PIM attention, sub-batches ---------------------------------------
     def lower(self, ctx: Ctx, ops: tuple) -> tuple:
+        if ctx.cfg.npu.fuse_qkv:
+            ops = _fuse_qkv(ops)
         batch = ctx.batch or _batch_of(ops)
         ctx.batch = batch
         s = ctx.cfg.schedule
@@ -223,7 +269,8 @@ class NpuPim(Family):
             chains.append([new for op in fused
                            for new in self._lower_op(ctx, op, tag, frac, lens, sizes)])
         out, ctx.deps = _schedule(chains, ctx.cfg.sram.filter // len(chains),
-                                  ctx.cfg.schedule.prefetch, ctx.cfg.schedule.weight_restream)
+                                  ctx.cfg.schedule.prefetch, ctx.cfg.schedule.weight_restream,
+                                  ctx.cfg.schedule.prefetch_across_ops)
         return tuple(out)
 
     def dependencies(self, ctx: Ctx, ops) -> list:
@@ -254,6 +301,9 @@ class NpuPim(Family):
                             replace(part, name=nm)]
                 return out
             g = replace(op, name=name, m=max(1, round(op.m * frac)))
+            if ctx.cfg.npu.mapping == "shared_activation_tile":
+                return _streamed_weight_parts(g, chunk, ctx.cfg.sram.filter // 2, ctx.npu.rows,
+                                              ctx.npu.cols)
             out = []
             for j, part in enumerate(_column_chunks(g, chunk, ctx.npu.cols)):
                 nm = f"{name}.{j}" if j else name
@@ -293,31 +343,27 @@ class NpuPim(Family):
         return plan
 
     def _plan_gemm(self, ctx: Ctx, op: Gemm) -> OpPlan:
-        """Compute only (operands are in SRAM): folds dealt to the arrays, back to back."""
+        """Compute only (operands are in SRAM), on the arrays as ``npu.mapping`` deals it."""
         sys_plan = Systolic()._plan_gemm(ctx.npu, op)
-        lens = op.kv_lens or (None,)
-        folds = 0
-        steady = 0
-        for n, c in _counts(lens).items():
-            one = op if n is None else _sub_attention(op, (n,) * c, 1.0)
-            g = fold_grid("ws", ctx.npu.rows, ctx.npu.cols, one.m, one.n, one.k,
-                          ctx.cfg.array.stationary_preload)
-            folds += g.n * (one.count if n is None else c * one.count)
-            steady = max(steady, fold_interval(ctx, one.m))
-        rounds = -(-folds // ctx.arrays)
-        cycles = ctx.npu.rows + ctx.npu.cols - 2 + rounds * steady
+        per_head = op.b_source == "kv" and ctx.cfg.npu.attention_issue == "per_head"
+        if per_head or (op.b_source != "kv" and ctx.cfg.npu.mapping == "shared_activation_tile"):
+            cycles, mapping = _shared_tile_cycles(ctx, op)
+        else:
+            cycles, mapping = _per_array_cycles(ctx, op)
         peak = ctx.npu.rows * ctx.npu.cols * ctx.arrays
         return OpPlan("array", np.array([1]), np.array([0]), np.array([cycles]), np.array([0]),
                       op.macs, peak, max(-(-op.macs // peak), 1), dict(sys_plan.energy_pj),
                       sram_read_bytes=sys_plan.sram_read_bytes,
-                      sram_write_bytes=sys_plan.sram_write_bytes,
-                      mapping=f"ws {ctx.npu.rows}x{ctx.npu.cols} x {ctx.arrays} arrays: "
-                              f"{folds} folds in {rounds} rounds of {steady} cycles")
+                      sram_write_bytes=sys_plan.sram_write_bytes, mapping=mapping)
 
-    def _plan_pim(self, ctx: Ctx, op: PimAttention) -> OpPlan:
+    def _plan_pim(self, ctx: Ctx, op: PimAttention, slowdown: float = 1.0) -> OpPlan:
+        """PIM attention: every channel's program; the channels slowed ``slowdown`` times by
+        normal reads beside them (dual row buffers, measured in :meth:`refine`)."""
         run = self.pim_run(ctx, op)
         accel = ctx.channel.per_dram_cycle
-        cycles = int(math.ceil(run["cycles"] * accel))
+        # the front end and the channels work as a pipeline: the op takes the slower of the two
+        channel_cycles = int(math.ceil(int(math.ceil(run["cycles"] * accel)) * slowdown))
+        cycles = max(channel_cycles, run["dispatch_cycles"])
         e = ctx.dram_energy
         p = ctx.cfg.pim
         c = run["commands"]
@@ -337,7 +383,18 @@ class NpuPim(Family):
                       other_bytes={"pim_read": pim_read},
                       mapping=f"{run['channels']} channels, slowest {run['cycles']} DRAM cycles "
                               f"(mean {run['mean']:.0f}); {c['PIM_GEMV']} PIM_GEMV, "
-                              f"{c['G_ACT']} G_ACT, {c['GWRITE']} GWRITE")
+                              f"{c['G_ACT']} G_ACT, {c['GWRITE']} GWRITE; "
+                              f"{run['instructions']} {p.command_set} instructions"
+                              + (f", {run['dispatch_cycles']} cycles to dispatch at "
+                                 f"{p.dispatch_per_cycle}/cycle" if p.dispatch_per_cycle else "")
+                              + (f"; x{slowdown:.3f} beside NPU reads (measured)"
+                                 if slowdown != 1.0 else ""))
+
+    def dispatch_cycles(self, ctx: Ctx, instructions: int) -> int:
+        """Accelerator cycles the NPU's front end needs to hand out ``instructions`` PIM
+        instructions at ``pim.dispatch_per_cycle`` (0: not a limit)."""
+        width = ctx.cfg.pim.dispatch_per_cycle
+        return -(-instructions // width) if width else 0
 
     def pim_peak_macs_per_cycle(self, ctx: Ctx) -> float:
         """All-bank MAC steps every tCCD_L-paced 2 DRAM cycles, in accelerator cycles."""
@@ -368,9 +425,11 @@ class NpuPim(Family):
         dual = ctx.mode == "dual"
         ends, normal_ends, beside = [], [], []
         total = {}
+        instructions = 0
         for lens in _channel_lens(op, spec.controllers, ctx.cfg.schedule.channel_assignment, lay):
             prog = channel_program(lay, lens, [self.softmax_cycles(ctx, lay, n) for n in lens],
-                                   dual)
+                                   dual, ctx.cfg.pim.command_set)
+            instructions += instruction_count(prog, ctx.cfg.pim.command_set)
             r = run_program(ctx.tm, ctx.geo, dual, prog, n_normal=n_normal,
                             queue=ctx.cfg.pim.read_lookahead,
                             cols=spec.org["row_bytes"] // spec.access_bytes)
@@ -381,7 +440,8 @@ class NpuPim(Family):
                 total[k] = total.get(k, 0) + v
         out = {"cycles": max(ends), "mean": float(np.mean(ends)), "commands": total,
                "channels": len(ends), "ends": ends, "beside": beside,
-               "normal_ends": normal_ends}
+               "normal_ends": normal_ends, "instructions": instructions,
+               "dispatch_cycles": self.dispatch_cycles(ctx, instructions)}
         ctx.pim_cache[key] = out
         return out
 
@@ -420,10 +480,7 @@ class NpuPim(Family):
             if isinstance(op, Transfer):
                 new.append(self._plan_transfer(ctx, op))
             elif isinstance(op, PimAttention):
-                p = self._plan_pim(ctx, op)
-                p.compute_cycles = np.array([int(math.ceil(p.compute_cycles[0] * slowdown))])
-                p.mapping += f"; x{slowdown:.3f} beside NPU reads (measured)"
-                new.append(p)
+                new.append(self._plan_pim(ctx, op, slowdown))
             else:
                 new.append(plan)
         return new
@@ -442,8 +499,15 @@ class NpuPim(Family):
         npu_macs = sum(r.macs for r in report.ops if r.unit == "array")
         pim_macs = sum(r.macs for r in report.ops if r.kind == "pim_gemv")
         npu_peak = ctx.npu.rows * ctx.npu.cols * ctx.arrays
+        array_busy = sum(r.cycles for r in report.ops if r.unit == "array")
+        pim_busy = sum(r.cycles for r in report.ops if r.kind == "pim_gemv")
         out = {"mode": ctx.mode, "sub_batch_interleaving": ctx.sbi, "batch": ctx.batch,
                "npu_utilization": npu_macs / (npu_peak * cycles),
+               # the share of cycles the arrays hold work, as NeuPIMs' simulator counts its
+               # npu_utilization (NeuPIMSystolicWS.cc update_stats: a cycle with a non-empty
+               # compute pipeline counts in full)
+               "npu_busy": array_busy / cycles,
+               "pim_busy": pim_busy / cycles,
                "pim_utilization": (pim_macs / (self.pim_peak_macs_per_cycle(ctx) * cycles)
                                    if ctx.mode != "none" else 0.0),
                "channel_assignment": ctx.cfg.schedule.channel_assignment,
@@ -492,6 +556,91 @@ def fold_interval(ctx: Ctx, m: int) -> int:
     return r + stream
 
 
+def _fuse_qkv(ops) -> tuple:
+    """Each layer's consecutive ``q_proj``, ``k_proj``, ``v_proj`` (same tokens and input
+    width) as one ``qkv_proj`` GEMM over the concatenated weight columns."""
+    out: list = []
+    for op in ops:
+        prev = out[-2:] if len(out) >= 2 else []
+        if (isinstance(op, Gemm) and op.name == "v_proj" and len(prev) == 2
+                and [p.name for p in prev] == ["q_proj", "k_proj"]
+                and all(p.layer == op.layer and p.m == op.m and p.k == op.k
+                        and p.b_bits == op.b_bits for p in prev)):
+            q, k = prev
+            out[-2:] = [replace(q, name="qkv_proj", n=q.n + k.n + op.n,
+                                param_elems=q.param_elems + k.param_elems + op.param_elems)]
+            continue
+        out.append(op)
+    return tuple(out)
+
+
+def _instances(op: Gemm) -> list[tuple[Gemm, int]]:
+    """``(gemm, how many)`` pairs that make up ``op``: one entry per distinct KV length for
+    attention products with per-request lengths (one request's heads each), else ``op``."""
+    if not op.kv_lens:
+        return [(op, 1)]
+    return [(_sub_attention(op, (n,), 1.0), c) for n, c in _counts(op.kv_lens).items()]
+
+
+def _per_array_cycles(ctx: Ctx, op: Gemm) -> tuple[int, str]:
+    """Each array takes whole folds (its own weight tile), dealt in rounds; folds are pipelined
+    (:func:`fold_interval`) and the fill and drain are paid once per op."""
+    folds = 0
+    steady = 0
+    for one, c in _instances(op):
+        g = fold_grid("ws", ctx.npu.rows, ctx.npu.cols, one.m, one.n, one.k,
+                      ctx.cfg.array.stationary_preload)
+        folds += g.n * one.count * c
+        steady = max(steady, fold_interval(ctx, one.m))
+    rounds = -(-folds // ctx.arrays)
+    cycles = ctx.npu.rows + ctx.npu.cols - 2 + rounds * steady
+    return cycles, (f"ws {ctx.npu.rows}x{ctx.npu.cols} x {ctx.arrays} arrays: {folds} folds in "
+                    f"{rounds} rounds of {steady} cycles")
+
+
+def _shared_tile_cycles(ctx: Ctx, op: Gemm) -> tuple[int, str]:
+    """:func:`shared_tile_cycles` of this op's products on this NPU, and its mapping text.
+    With ``npu.attention_issue: per_head`` every (request, head) attention product starts from
+    an empty pipeline, as an in-order core runs them between dependent softmaxes."""
+    R, C = ctx.npu.rows, ctx.npu.cols
+    per_head = op.b_source == "kv" and ctx.cfg.npu.attention_issue == "per_head"
+    shapes = [(one.m, one.n, one.k, one.count * c) for one, c in _instances(op)]
+    serial = ctx.cfg.array.stationary_preload == "serial"
+    cycles = shared_tile_cycles(R, C, ctx.arrays, serial, shapes, per_head)
+    tiles = sum(-(-k // R) * -(-m // C) * n for m, _, k, n in shapes)
+    how = "each product from an empty pipeline" if per_head else "back to back"
+    return cycles, (f"{ctx.arrays} arrays of {R}x{C} share {tiles} activation tiles, "
+                    f"{ctx.arrays}-way split {C}-column weight blocks, {how}")
+
+
+def shared_tile_cycles(rows: int, cols: int, arrays: int, serial: bool, shapes,
+                       per_product: bool = False) -> int:
+    """Cycles of GEMM products ``shapes`` (``(m, n, k, count)``: m tokens, n weight columns)
+    on ``arrays`` arrays that hold one activation tile (``rows`` of k x ``cols`` tokens) and
+    split every streamed ``cols``-wide block of weight columns between them, in the order
+    token tile, k tile, column block (NeuPIMs@f299af3 MatMul.cc, NeuPIMSystolicWS.cc).
+
+    * A block takes ``step = max(ceil(cols / arrays), 4)`` cycles.
+    * A tile's preload delays its first block ``rows`` cycles (``serial``: the instruction
+      starts ``core_height`` after the previous one); double-buffered it takes one step.
+    * An empty pipeline's first preload starts ``2 rows - 1`` cycles after issue (SRAM read
+      and shift-in); the last block drains ``rows + cols - 2 + step`` cycles.
+    * ``per_product``: every product starts from an empty pipeline (in-order issue between
+      dependent ops); otherwise all are pipelined back to back.
+
+    :func:`sim.families.npu_pim.reference.shared_tile_reference` issues the same instructions
+    one by one; tests demand equal cycles."""
+    step = max(-(-cols // arrays), 4)
+    preload = rows if serial else step
+    fill, drain = 2 * rows - 1 - preload, rows + cols - 2 + step
+    cycles = 0
+    for m, n, k, count in shapes:
+        folds = -(-k // rows) * -(-m // cols)
+        span = folds * (preload + (-(-n // cols) - 1) * step)
+        cycles += (fill + span + drain) * count if per_product else span * count
+    return cycles if per_product else cycles + fill + drain
+
+
 def _batch_of(ops) -> int:
     """Requests in a decode graph (one token each) when no workload config told the batch."""
     first = next(op for op in ops if isinstance(op, Gemm) and op.b_source == "weight")
@@ -526,6 +675,45 @@ def _column_chunks(op: Gemm, chunk: int, cols: int) -> list[Gemm]:
         n = min(n_part, op.n - start)
         params = op.param_elems * n // op.n
         parts.append(replace(op, n=n, param_elems=params))
+    return parts
+
+
+def _streamed_weight_parts(op: Gemm, chunk: int, tile_bytes: int, rows: int,
+                           cols: int) -> list:
+    """A weight GEMM on arrays that hold activation tiles (``npu.mapping:
+    shared_activation_tile``), in NeuPIMs' loop order: token tile, k tile, weight block.
+
+    The weights are cut along k into L2 tiles of at most ``tile_bytes`` (NeuPIMs halves its
+    largest GEMM dimension until the tile fits half the scratchpad). Within one, the first
+    token tile's pass streams every weight from DRAM (transfers of ``chunk`` bytes, each
+    followed by its part of the pass); the other token tiles (``.rest``) reuse the weights
+    from SRAM."""
+    first = replace(op, m=min(op.m, cols))
+    out: list = []
+    j = 0
+    for tile in _row_chunks(op, tile_bytes, rows):
+        for part in _row_chunks(replace(tile, m=first.m), chunk, rows):
+            nm = f"{op.name}.{j}" if j else op.name
+            out += [Transfer(nm + ".w", op.layer, op.role, part.b_bytes, "weights"),
+                    replace(part, name=nm)]
+            j += 1
+        if op.m > cols:
+            out.append(replace(tile, name=f"{op.name}.{j - 1}.rest", m=op.m - cols,
+                               param_elems=0))
+    return out
+
+
+def _row_chunks(op: Gemm, chunk: int, rows: int) -> list[Gemm]:
+    """A weight GEMM split along k so that each part's weights fit in ``chunk`` bytes (parts
+    are multiples of the array height; the parts' partial sums add up)."""
+    per_row = op.n * op.b_bits / 8
+    k_part = max(rows, int(chunk // per_row) // rows * rows)
+    if k_part >= op.k:
+        return [op]
+    parts = []
+    for start in range(0, op.k, k_part):
+        k = min(k_part, op.k - start)
+        parts.append(replace(op, k=k, param_elems=op.param_elems * k // op.k))
     return parts
 
 
@@ -589,7 +777,8 @@ def _attention_fused(ops, batch: int) -> list:
     return replace_attention(ops, make)
 
 
-def _schedule(chains: list[list], capacity: int, prefetch: bool, restream: bool):
+def _schedule(chains: list[list], capacity: int, prefetch: bool, restream: bool,
+              across_ops: bool = True):
     """Merge the sub-batch op chains (interleaved op by op, the units' program order) and
     return ``(ops, deps)``.
 
@@ -597,6 +786,8 @@ def _schedule(chains: list[list], capacity: int, prefetch: bool, restream: bool)
     transfer waits until the SRAM share ``capacity`` (bytes) can hold it beside the transfers
     whose consumers have not finished (without ``prefetch``: until the previous compute op is
     done). Without ``restream`` later sub-batches reuse the first one's weight transfer.
+    Without ``across_ops`` a transfer also waits for the last compute op of the op before its
+    own (parts ``name.N`` and ``name.N.rest`` are one op).
     """
     out, deps, index = [], [], {}
     shared: dict = {}
@@ -617,6 +808,9 @@ def _schedule(chains: list[list], capacity: int, prefetch: bool, restream: bool)
     for sb, chain in enumerate(chains):
         prev = None
         held: list = []       # [consumer index, bytes] of transfers in SRAM, in order
+        tile_start = 0        # first entry of held that the next ``.rest`` part re-reads
+        last = {}             # (layer, op name) -> its last compute op so far
+        before = None         # the last compute op of the op before the current one
         pending = None
         for pos, op in enumerate(chain):
             i = index[(sb, pos)]
@@ -633,7 +827,11 @@ def _schedule(chains: list[list], capacity: int, prefetch: bool, restream: bool)
                         if total <= capacity:
                             break
                         wait, total = consumer, total - b
-                deps[i] = () if wait is None else (wait,)
+                owner = (op.layer, _op_base(op.name.rsplit(".", 1)[0]))  # "X.w" feeds X
+                if owner not in last:
+                    before = prev
+                waits = {wait, None if across_ops else before} - {None}
+                deps[i] = tuple(sorted(waits))
                 pending = i
                 held.append([None, op.nbytes])
                 continue
@@ -644,6 +842,23 @@ def _schedule(chains: list[list], capacity: int, prefetch: bool, restream: bool)
                     if h[0] is None:
                         h[0] = i
                 pending = None
+            if op.name.endswith(".rest"):
+                # the other token tiles re-read the tile's weights: they stay in SRAM until
+                # this part is done
+                for h in held[tile_start:]:
+                    h[0] = i
+                tile_start = len(held)
             deps[i] = tuple(sorted(x for x in d if x is not None))
             prev = i
+            last[(op.layer, _op_base(op.name))] = i
     return out, deps
+
+
+def _op_base(name: str) -> str:
+    """The op a lowered part belongs to: ``fc1.sb1.2.rest`` and ``fc1.sb1.2`` -> ``fc1.sb1``."""
+    parts = name.split(".")
+    if parts[-1] == "rest":
+        parts.pop()
+    if len(parts) > 1 and parts[-1].isdigit():
+        parts.pop()
+    return ".".join(parts)

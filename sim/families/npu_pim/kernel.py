@@ -9,8 +9,10 @@ stream of normal reads (the NPU's traffic). Commands and timings follow NeuPIMs'
   is taken as open, as NeuPIMs' placeholder source does).
 * A *tile* (``TILE row n k``) is: ``PIM_PRE`` of every bank whose PIM row buffer holds another
   row (one per cycle), ``G_ACT`` of each bank group (bank groups in order, ranks interleaved;
-  a G_ACT fills the rank's four-activate window), then ``n`` composite ``PIM_GEMV(k)`` commands,
-  each occupying the channel ``2 (max(k, 6) + 1)`` cycles.
+  a G_ACT fills the rank's four-activate window), then ``n`` GEMVs of ``k`` MAC steps, each
+  occupying the channel ``2 (max(k, k_min) + 1)`` cycles: NeuPIMs' composite ``PIM_GEMV(k)``
+  (``k_min`` 6, its pipeline fill) or Newton's ``k`` COMPs and a READRES (``k_min`` 1), both
+  paced by ``max(tBL, tCCD_S)`` = 2 cycles per command.
 * ``MARK s`` records when the PIM work issued so far completes; ``WAIT s lat`` holds later PIM
   commands until that time plus ``lat`` (the NPU's softmax between the logit and attend GEMVs).
 
@@ -36,8 +38,8 @@ GWRITE, TILE, MARK, WAIT = 0, 1, 2, 3
 # timing vector indices (pim_timing())
 (P_CL, P_TBL, P_TRCD, P_TRP, P_TRAS, P_TRC, P_TCCD_S, P_TCCD_L, P_TRRD_S, P_TRRD_L, P_TFAW,
  P_TRTP, P_TRTRS, P_TGW, P_GEMV_PRE, P_GEMV_RD, P_RD_GEMV, P_GEMV_GWR, P_GEMV_NPRE,
- P_ACT_GACT) = range(20)
-N_TIMING = 20
+ P_ACT_GACT, P_GEMV_MIN_K) = range(21)
+N_TIMING = 21
 # stats indices
 (S_PIM_END, S_NORMAL_END, S_READS_BESIDE_PIM, S_GACT, S_PPRE, S_GEMV, S_MACCMD, S_GWRITE,
  S_ACT, S_PRE, S_RD, S_LAST_ISSUE) = range(12)
@@ -48,9 +50,10 @@ FAR = -(1 << 40)
 
 
 @kernel
-def gemv_occupancy(k):
-    """Channel cycles one composite PIM_GEMV(k) occupies (NeuPIMs: 2 (max(k, 6) + 1))."""
-    return 2 * (max(k, 6) + 1)
+def gemv_occupancy(k, k_min):
+    """Channel cycles one GEMV of ``k`` MAC steps occupies: 2 (max(k, k_min) + 1) (NewtonSim
+    channel_state.cc: composite PIM_GEMV with k_min 6; Newton COMPs + READRES with k_min 1)."""
+    return 2 * (max(k, k_min) + 1)
 
 
 @kernel
@@ -158,7 +161,7 @@ def run_channel(tm, geo, dual, prog, n_normal, queue, cols, base_row):
             if phase == 2:
                 if idx < prog[pc, 2]:
                     p_cmd = 3
-                    pim_t = max(barrier, t_gemv + gemv_occupancy(k_gemv),
+                    pim_t = max(barrier, t_gemv + gemv_occupancy(k_gemv, tm[P_GEMV_MIN_K]),
                                 t_gwr + tm[P_TGW], last_rd + tm[P_RD_GEMV])
                     for b in range(nb):
                         pim_t = max(pim_t, t_gact[b] + tm[P_TRCD])
@@ -258,7 +261,7 @@ def run_channel(tm, geo, dual, prog, n_normal, queue, cols, base_row):
             else:
                 k = prog[pc, 3]
                 t_gemv, k_gemv = t, k
-                pim_end = max(pim_end, t + gemv_occupancy(k))
+                pim_end = max(pim_end, t + gemv_occupancy(k, tm[P_GEMV_MIN_K]))
                 st[S_GEMV] += 1
                 st[S_MACCMD] += k
                 idx += 1

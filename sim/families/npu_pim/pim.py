@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.families.npu_pim.kernel import (GWRITE, MARK, N_TIMING, P_ACT_GACT, P_CL, P_GEMV_GWR,
-                                         P_GEMV_NPRE, P_GEMV_PRE, P_GEMV_RD, P_RD_GEMV, P_TBL,
+                                         P_GEMV_MIN_K, P_GEMV_NPRE, P_GEMV_PRE, P_GEMV_RD,
+                                         P_RD_GEMV, P_TBL,
                                          P_TCCD_L, P_TCCD_S, P_TFAW, P_TGW, P_TRAS, P_TRC, P_TRCD,
                                          P_TRP, P_TRRD_L, P_TRRD_S, P_TRTP, P_TRTRS, S_ACT, S_GACT,
                                          S_GEMV, S_GWRITE, S_LAST_ISSUE, S_MACCMD, S_NORMAL_END,
@@ -41,16 +42,24 @@ PIM_TIMING_SOURCES = {  # NewtonSim's timing.cc / configuration.cc in NeuPIMs@f2
     "gemv_to_rd": "PIM_GEMV -> RD 4 cycles: result burst + rank switch (NewtonSim timing.cc)",
     "rd_to_gemv": "RD -> PIM_GEMV 2 cycles, other bank group (NewtonSim timing.cc)",
     "gemv_to_gwrite": "PIM_GEMV -> GWRITE 2 cycles (NewtonSim timing.cc)",
-    "gemv_occupancy": "PIM_GEMV(k) holds the channel 2 (max(k, 6) + 1) cycles "
-                      "(NewtonSim timing.cc)",
+    "gemv_occupancy": "PIM_GEMV(k) holds the channel 2 (max(k, 6) + 1) cycles; Newton's k "
+                      "COMPs and READRES 2 (k + 1) (NewtonSim timing.cc, channel_state.cc)",
     "pim_to_pre": "PIM -> normal PRE 5 cycles single row buffer, 0 dual (NewtonSim timing.cc)",
     "act_to_gact": "ACT <-> G_ACT same bank tRC single row buffer, tRRD_L dual "
                    "(NewtonSim timing.cc)",
 }
 
 
-def pim_timing(t: dict, dual: bool, t_gw: int) -> np.ndarray:
-    """The kernel's timing vector from DRAM timings ``t`` (cycles) and the row-buffer mode."""
+#: PIM command sets (``pim.command_set``): what the NPU sends per head of a tile, and the fewest
+#: MAC steps a GEMV occupies the channel for (NeuPIMs@f299af3, npu+pim branch
+#: NeuPIMSLogitSoftmax.cc / NeuPIMSAttend.cc; NewtonSim channel_state.cc)
+COMMAND_SETS = {"composite": {"per_head": "one PIM_COMPS_READRES", "k_min": 6},
+                "newton": {"per_head": "k PIM_COMPs and a PIM_READRES", "k_min": 1}}
+
+
+def pim_timing(t: dict, dual: bool, t_gw: int, command_set: str = "composite") -> np.ndarray:
+    """The kernel's timing vector from DRAM timings ``t`` (cycles), the row-buffer mode and
+    the command set."""
     tm = np.zeros(N_TIMING, dtype=np.int64)
     for idx, name in ((P_CL, "CL"), (P_TBL, "tBL"), (P_TRCD, "tRCD"), (P_TRP, "tRP"),
                       (P_TRAS, "tRAS"), (P_TRC, "tRC"), (P_TCCD_S, "tCCD_S"),
@@ -64,7 +73,18 @@ def pim_timing(t: dict, dual: bool, t_gw: int) -> np.ndarray:
     tm[P_GEMV_GWR] = 2
     tm[P_GEMV_NPRE] = 0 if dual else 5
     tm[P_ACT_GACT] = t["tRRD_L"] if dual else t["tRC"]
+    tm[P_GEMV_MIN_K] = COMMAND_SETS[command_set]["k_min"]
     return tm
+
+
+def instruction_count(prog: np.ndarray, command_set: str) -> int:
+    """PIM instructions the NPU sends to run ``prog`` on one channel: a GWRITE per GWRITE row,
+    and per tile a PIM_HEADER plus, per head, one composite command or (Newton) k COMPs and a
+    READRES (NeuPIMs@f299af3 NeuPIMSLogitSoftmax.cc, NeuPIMSAttend.cc)."""
+    gwrites = int(np.count_nonzero(prog[:, 0] == GWRITE))
+    tiles = prog[prog[:, 0] == TILE]
+    per_head = tiles[:, 3] + 1 if command_set == "newton" else np.ones(len(tiles), np.int64)
+    return gwrites + len(tiles) + int((tiles[:, 2] * per_head).sum())
 
 
 @dataclass(frozen=True)
@@ -82,13 +102,18 @@ class Layout:
         return max(1, self.row_elems // self.d_k)
 
 
-def _attend_k(tokens: int, macs: int) -> int:
+def _attend_k(tokens: int, macs: int, pow2: bool = True) -> int:
+    """MAC steps of one attend GEMV over ``tokens``: NeuPIMs' composite header encodes log2 of
+    the count, so it is rounded up to a power of two; Newton's COMPs are counted exactly
+    (NeuPIMs@f299af3 NeuPIMSAttend.cc)."""
     k = math.ceil(tokens / macs)
-    return 1 << (k - 1).bit_length()
+    return 1 << (k - 1).bit_length() if pow2 else k
 
 
-def request_program(lay: Layout, kv_len: int, row0: int) -> tuple[list, list, int]:
+def request_program(lay: Layout, kv_len: int, row0: int,
+                    command_set: str = "composite") -> tuple[list, list, int]:
     """(logit rows, attend rows, rows used) of one request; KV rows start at ``row0``."""
+    pow2 = command_set == "composite"
     hpr = lay.heads_per_row
     q_chunks = math.ceil(lay.heads * lay.d_k / lay.row_elems)
     key_tiles = math.ceil(kv_len / lay.banks)
@@ -108,12 +133,13 @@ def request_program(lay: Layout, kv_len: int, row0: int) -> tuple[list, list, in
             tokens = min(lay.row_elems, kv_len - c * lay.row_elems)
             attend.append((GWRITE, 0, 0, 0))
             for _ in range(dim_tiles):
-                attend.append((TILE, row, 1, _attend_k(tokens, lay.macs)))
+                attend.append((TILE, row, 1, _attend_k(tokens, lay.macs, pow2)))
                 row += 1
     return logit, attend, row - row0
 
 
-def channel_program(lay: Layout, kv_lens, softmax_cycles, dual: bool) -> np.ndarray:
+def channel_program(lay: Layout, kv_lens, softmax_cycles, dual: bool,
+                    command_set: str = "composite") -> np.ndarray:
     """Program of one channel serving requests ``kv_lens`` (in order).
 
     ``softmax_cycles[i]``: DRAM cycles from the end of request ``i``'s logit GEMVs until its
@@ -122,7 +148,7 @@ def channel_program(lay: Layout, kv_lens, softmax_cycles, dual: bool) -> np.ndar
     """
     rows, parts, row = [], [], 0
     for n in kv_lens:
-        logit, attend, used = request_program(lay, int(n), row)
+        logit, attend, used = request_program(lay, int(n), row, command_set)
         parts.append((logit, attend))
         row += used
     for i, (logit, attend) in enumerate(parts):
@@ -201,6 +227,6 @@ def split_sub_batches(per_channel: list[list[int]]) -> tuple[list[list[int]], li
     return sb1, sb2
 
 
-__all__ = ["Layout", "ChannelRun", "pim_timing", "request_program", "channel_program",
-           "run_program", "mha_estimate", "assign_channels", "split_sub_batches",
-           "PIM_TIMING_SOURCES"]
+__all__ = ["Layout", "ChannelRun", "COMMAND_SETS", "pim_timing", "instruction_count",
+           "request_program", "channel_program", "run_program", "mha_estimate", "assign_channels",
+           "split_sub_batches", "PIM_TIMING_SOURCES"]

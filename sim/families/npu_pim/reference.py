@@ -11,6 +11,7 @@ tries the normal reads FR-FCFS. The four-activate window is checked by counting 
 from __future__ import annotations
 
 from sim.families.npu_pim.kernel import (GWRITE, MARK, N_STATS, P_ACT_GACT, P_CL, P_GEMV_GWR,
+                                         P_GEMV_MIN_K,
                                          P_GEMV_NPRE, P_GEMV_PRE, P_GEMV_RD, P_RD_GEMV, P_TBL,
                                          P_TCCD_L, P_TCCD_S, P_TFAW, P_TGW, P_TRAS, P_TRC, P_TRCD,
                                          P_TRP, P_TRRD_L, P_TRRD_S, P_TRTP, P_TRTRS, S_ACT, S_GACT,
@@ -18,8 +19,8 @@ from sim.families.npu_pim.kernel import (GWRITE, MARK, N_STATS, P_ACT_GACT, P_CL
                                          S_PIM_END, S_PPRE, S_PRE, S_RD, S_READS_BESIDE_PIM, WAIT)
 
 
-def occupancy(k: int) -> int:
-    return 2 * (max(k, 6) + 1)
+def occupancy(k: int, k_min: int) -> int:
+    return 2 * (max(k, k_min) + 1)
 
 
 class ReferenceChannel:
@@ -77,7 +78,7 @@ class ReferenceChannel:
             return ok and (self.dual or self._after(now, ("PRE",), tm[P_TRP], banks))
         # GEMV
         for t, c, b, k in self.history:
-            if c == "GEMV" and now < t + occupancy(k):
+            if c == "GEMV" and now < t + occupancy(k, tm[P_GEMV_MIN_K]):
                 return False
         return (self._after(now, ("GWRITE",), tm[P_TGW])
                 and self._after(now, ("RD",), tm[P_RD_GEMV])
@@ -188,7 +189,8 @@ class ReferenceChannel:
                     st[S_GACT] += 1
                 else:
                     self.history.append((now, "GEMV", -1, arg))
-                    state["pim_end"] = max(state["pim_end"], now + occupancy(arg))
+                    end = now + occupancy(arg, self.tm[P_GEMV_MIN_K])
+                    state["pim_end"] = max(state["pim_end"], end)
                     state["done"] += 1
                     st[S_GEMV] += 1
                     st[S_MACCMD] += arg
@@ -234,3 +236,33 @@ class ReferenceChannel:
                 raise RuntimeError("reference PIM channel made no progress")
         st[S_PIM_END] = state["pim_end"]
         return st
+
+
+def shared_tile_reference(rows: int, cols: int, arrays: int, serial: bool, shapes,
+                          per_product: bool = False) -> int:
+    """Instruction-by-instruction model of NeuPIMs' WS core (NeuPIMs@f299af3
+    NeuPIMSystolicWS.cc issue_ex_inst): every (token tile, k tile) of every product is a
+    PRELOAD followed by one GEMM per further ``cols``-wide weight block, each of size
+    ``ceil(cols / arrays)``. An instruction starts ``max(size, 4)`` after the previous one, a
+    serial PRELOAD ``rows`` after it; one issued to an empty pipeline starts ``2 rows - 1``
+    later if it is a PRELOAD. It finishes ``rows + cols - 2 + max(size, 4)`` after its start.
+    ``per_product``: each product is issued when the previous one has finished."""
+    size = max(-(-cols // arrays), 4)
+    now = 0
+    prev_start = None
+    end = 0
+    for m, n, k, count in shapes:
+        for _ in range(count):
+            if per_product:
+                now, prev_start = end, None
+            for _tok in range(-(-m // cols)):
+                for _kt in range(-(-k // rows)):
+                    for block in range(-(-n // cols)):
+                        preload = block == 0
+                        if prev_start is None:
+                            start = now + (2 * rows - 1 if preload else 0)
+                        else:
+                            start = prev_start + (rows if preload and serial else size)
+                        prev_start = start
+                        end = max(end, start + rows + cols - 2 + size)
+    return end
