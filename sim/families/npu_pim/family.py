@@ -305,7 +305,7 @@ class NpuPim(Family):
                 return _streamed_weight_parts(g, chunk, ctx.cfg.sram.filter // 2, ctx.npu.rows,
                                               ctx.npu.cols)
             out = []
-            for j, part in enumerate(_column_chunks(g, chunk, ctx.npu.cols)):
+            for j, part in enumerate(_weight_chunks(g, chunk, ctx.npu.cols)):
                 nm = f"{name}.{j}" if j else name
                 out += [Transfer(nm + ".w", op.layer, op.role, part.b_bytes, "weights"),
                         replace(part, name=nm)]
@@ -663,19 +663,18 @@ def _kv_lens(ops, batch: int) -> tuple[int, ...]:
     return att.kv_lens or (att.n,) * batch
 
 
-def _column_chunks(op: Gemm, chunk: int, cols: int) -> list[Gemm]:
-    """A weight GEMM split along n so that each part's weights fit in ``chunk`` bytes (parts
-    are multiples of the array width)."""
-    per_col = op.k * op.b_bits / 8
-    n_part = max(cols, int(chunk // per_col) // cols * cols)
-    if n_part >= op.n:
+def _weight_chunks(op: Gemm, chunk: int, align: int, axis: str = "n") -> list[Gemm]:
+    """A weight GEMM split along ``axis`` (``n``: output columns, ``k``: the reduction, whose
+    parts' partial sums add up) so that each part's weights fit in ``chunk`` bytes; parts are
+    multiples of ``align`` (the array width or height)."""
+    length = getattr(op, axis)
+    line_bytes = (op.k if axis == "n" else op.n) * op.b_bits / 8
+    part = max(align, int(chunk // line_bytes) // align * align)
+    if part >= length:
         return [op]
-    parts = []
-    for start in range(0, op.n, n_part):
-        n = min(n_part, op.n - start)
-        params = op.param_elems * n // op.n
-        parts.append(replace(op, n=n, param_elems=params))
-    return parts
+    return [replace(op, **{axis: min(part, length - start)},
+                    param_elems=op.param_elems * min(part, length - start) // length)
+            for start in range(0, length, part)]
 
 
 def _streamed_weight_parts(op: Gemm, chunk: int, tile_bytes: int, rows: int,
@@ -691,8 +690,8 @@ def _streamed_weight_parts(op: Gemm, chunk: int, tile_bytes: int, rows: int,
     first = replace(op, m=min(op.m, cols))
     out: list = []
     j = 0
-    for tile in _row_chunks(op, tile_bytes, rows):
-        for part in _row_chunks(replace(tile, m=first.m), chunk, rows):
+    for tile in _weight_chunks(op, tile_bytes, rows, "k"):
+        for part in _weight_chunks(replace(tile, m=first.m), chunk, rows, "k"):
             nm = f"{op.name}.{j}" if j else op.name
             out += [Transfer(nm + ".w", op.layer, op.role, part.b_bytes, "weights"),
                     replace(part, name=nm)]
@@ -701,20 +700,6 @@ def _streamed_weight_parts(op: Gemm, chunk: int, tile_bytes: int, rows: int,
             out.append(replace(tile, name=f"{op.name}.{j - 1}.rest", m=op.m - cols,
                                param_elems=0))
     return out
-
-
-def _row_chunks(op: Gemm, chunk: int, rows: int) -> list[Gemm]:
-    """A weight GEMM split along k so that each part's weights fit in ``chunk`` bytes (parts
-    are multiples of the array height; the parts' partial sums add up)."""
-    per_row = op.n * op.b_bits / 8
-    k_part = max(rows, int(chunk // per_row) // rows * rows)
-    if k_part >= op.k:
-        return [op]
-    parts = []
-    for start in range(0, op.k, k_part):
-        k = min(k_part, op.k - start)
-        parts.append(replace(op, k=k, param_elems=op.param_elems * k // op.k))
-    return parts
 
 
 def _request_chunks(op: Gemm, lens: tuple, chunk: int) -> list[Gemm]:
