@@ -381,3 +381,21 @@ def test_memory_energy_per_unit_of_work_matches_the_paper():
     paper = repro.PAPER_MEMORY["memory energy neupims/npu_only"]
     assert ratios["memory energy neupims/npu_only"] == pytest.approx(paper, rel=0.10)
     assert 1.0 < ratios["memory power neupims/npu_only"] < 1.8
+
+
+def test_streamed_weight_parts_conserve_work_and_taper_to_one_k_tile():
+    """A weight GEMM on shared activation tiles: k cut into L2 tiles, the first token tile's
+    pass in transfer-sized parts whose last one halves down to one k tile, then the other token
+    tiles from SRAM. MACs, weight bytes and parameters add up to the GEMM's."""
+    from sim.core.ops import Gemm, Transfer
+    from sim.families.npu_pim.family import _streamed_weight_parts
+    op = Gemm("fc1", 0, "ffn", m=300, n=4096, k=4096 + 640, param_elems=4096 * (4096 + 640))
+    parts = _streamed_weight_parts(op, 8 << 20, 32 << 20, 128, 128)
+    gemms = [p for p in parts if isinstance(p, Gemm)]
+    moved = sum(p.nbytes for p in parts if isinstance(p, Transfer))
+    assert sum(g.macs for g in gemms) == op.macs
+    assert moved == op.b_bytes
+    assert sum(g.param_elems for g in gemms) == op.param_elems
+    first = [g for g in gemms if not g.name.endswith(".rest")]
+    assert all(g.m == 128 for g in first) and first[-1].k == 128
+    assert {g.m for g in gemms if g.name.endswith(".rest")} == {300 - 128}

@@ -663,6 +663,20 @@ def _kv_lens(ops, batch: int) -> tuple[int, ...]:
     return att.kv_lens or (att.n,) * batch
 
 
+def _tapered(parts: list[Gemm], rows: int) -> list[Gemm]:
+    """``parts`` with the last one halved again and again down to ``rows`` k-rows: the compute
+    left after the last transfer is then one k tile's, as when the hardware streams tile by
+    tile, while the other parts keep their coarse size (few simulated ops)."""
+    out = list(parts[:-1])
+    last = parts[-1]
+    while last.k > rows:
+        k = max(rows, last.k // 2 // rows * rows)
+        head = replace(last, k=k, param_elems=last.param_elems * k // last.k)
+        last = replace(last, k=last.k - k, param_elems=last.param_elems - head.param_elems)
+        out.append(head)
+    return out + [last]
+
+
 def _weight_chunks(op: Gemm, chunk: int, align: int, axis: str = "n") -> list[Gemm]:
     """A weight GEMM split along ``axis`` (``n``: output columns, ``k``: the reduction, whose
     parts' partial sums add up) so that each part's weights fit in ``chunk`` bytes; parts are
@@ -691,7 +705,7 @@ def _streamed_weight_parts(op: Gemm, chunk: int, tile_bytes: int, rows: int,
     out: list = []
     j = 0
     for tile in _weight_chunks(op, tile_bytes, rows, "k"):
-        for part in _weight_chunks(replace(tile, m=first.m), chunk, rows, "k"):
+        for part in _tapered(_weight_chunks(replace(tile, m=first.m), chunk, rows, "k"), rows):
             nm = f"{op.name}.{j}" if j else op.name
             out += [Transfer(nm + ".w", op.layer, op.role, part.b_bytes, "weights"),
                     replace(part, name=nm)]
