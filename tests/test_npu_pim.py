@@ -399,3 +399,22 @@ def test_streamed_weight_parts_conserve_work_and_taper_to_one_k_tile():
     first = [g for g in gemms if not g.name.endswith(".rest")]
     assert all(g.m == 128 for g in first) and first[-1].k == 128
     assert {g.m for g in gemms if g.name.endswith(".rest")} == {300 - 128}
+
+
+def test_one_instruction_per_cycle_front_end_bounds_the_newton_attention():
+    """With Newton's command set and NeuPIMs' npu+pim front end (one PIM instruction per
+    cycle) an attention op takes max(its slowest channel, its instruction count) cycles; with
+    an unbounded front end, the channel time alone."""
+    import re
+    base = ["workload.batch=64", "workload.tensor_parallel=4", "workload.context_dist=sharegpt"]
+    from sim.simulation.arch import load_arch
+
+    def attention(dispatch):
+        arch = load_arch("arch_configs/npu_pim_naive.yaml",
+                         [f"pim.dispatch_per_cycle={dispatch}"])
+        r = simulate(arch, "gpt3_7b_decode", base)
+        return next(o for o in r.ops if o.kind == "pim_gemv" and o.layer == 0)
+    bound, free = attention(1), attention(0)
+    instructions = int(re.search(r"(\d+) newton instructions", bound.mapping).group(1))
+    assert instructions > free.cycles            # this batch is front-end bound
+    assert bound.cycles == max(free.cycles, instructions)
