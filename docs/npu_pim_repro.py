@@ -156,8 +156,10 @@ def sbi_ordering(points) -> dict[str, list]:
     from 256 on)."""
     out = {"wins below 256": [], "loses at 256+": []}
     for model, dist, b in points:
-        sbi = run("neupims", model, b, dist, "schedule.sub_batch_interleaving=always")
-        none = run("neupims", model, b, dist, "schedule.sub_batch_interleaving=never")
+        preset = run("neupims", model, b, dist)  # interleaves from batch 256 on (auto)
+        other = ("never" if preset.extras["sub_batch_interleaving"] else "always")
+        flipped = run("neupims", model, b, dist, f"schedule.sub_batch_interleaving={other}")
+        sbi, none = (preset, flipped) if other == "never" else (flipped, preset)
         if b < 256 and sbi.cycles < none.cycles:
             out["wins below 256"].append((model, dist, b))
         if b >= 256 and sbi.cycles > none.cycles:
