@@ -345,8 +345,8 @@ class NpuPim(Family):
     def _plan_gemm(self, ctx: Ctx, op: Gemm) -> OpPlan:
         """Compute only (operands are in SRAM), on the arrays as ``npu.mapping`` deals it."""
         sys_plan = Systolic()._plan_gemm(ctx.npu, op)
-        per_head = op.b_source == "kv" and ctx.cfg.npu.attention_issue == "per_head"
-        if per_head or (op.b_source != "kv" and ctx.cfg.npu.mapping == "shared_activation_tile"):
+        if _per_head(ctx, op) or (op.b_source != "kv"
+                                  and ctx.cfg.npu.mapping == "shared_activation_tile"):
             cycles, mapping = _shared_tile_cycles(ctx, op)
         else:
             cycles, mapping = _per_array_cycles(ctx, op)
@@ -598,12 +598,17 @@ def _per_array_cycles(ctx: Ctx, op: Gemm) -> tuple[int, str]:
                     f"{rounds} rounds of {steady} cycles")
 
 
+def _per_head(ctx: Ctx, op: Gemm) -> bool:
+    """An attention product issued head by head (``npu.attention_issue: per_head``)."""
+    return op.b_source == "kv" and ctx.cfg.npu.attention_issue == "per_head"
+
+
 def _shared_tile_cycles(ctx: Ctx, op: Gemm) -> tuple[int, str]:
     """:func:`shared_tile_cycles` of this op's products on this NPU, and its mapping text.
     With ``npu.attention_issue: per_head`` every (request, head) attention product starts from
     an empty pipeline, as an in-order core runs them between dependent softmaxes."""
     R, C = ctx.npu.rows, ctx.npu.cols
-    per_head = op.b_source == "kv" and ctx.cfg.npu.attention_issue == "per_head"
+    per_head = _per_head(ctx, op)
     shapes = [(one.m, one.n, one.k, one.count * c) for one, c in _instances(op)]
     serial = ctx.cfg.array.stationary_preload == "serial"
     cycles = shared_tile_cycles(R, C, ctx.arrays, serial, shapes, per_head)
@@ -701,11 +706,11 @@ def _streamed_weight_parts(op: Gemm, chunk: int, tile_bytes: int, rows: int,
     token tile's pass streams every weight from DRAM (transfers of ``chunk`` bytes, each
     followed by its part of the pass); the other token tiles (``.rest``) reuse the weights
     from SRAM."""
-    first = replace(op, m=min(op.m, cols))
+    first_m = min(op.m, cols)
     out: list = []
     j = 0
     for tile in _weight_chunks(op, tile_bytes, rows, "k"):
-        for part in _tapered(_weight_chunks(replace(tile, m=first.m), chunk, rows, "k"), rows):
+        for part in _tapered(_weight_chunks(replace(tile, m=first_m), chunk, rows, "k"), rows):
             nm = f"{op.name}.{j}" if j else op.name
             out += [Transfer(nm + ".w", op.layer, op.role, part.b_bytes, "weights"),
                     replace(part, name=nm)]
