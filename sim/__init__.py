@@ -8,6 +8,7 @@ Python API::
     print(report.cycles, report.energy_joules, report.area_mm2)
     result = sweep("docs/sweeps/systolic_dse.yaml", out="results/", workers=2)
     front = pareto_front(result.ok(), {"tokens_per_second": "max", "area_mm2": "min"})
+    served = serve("lut_tc", "llama7b", overrides=["requests.rate=4"])
 """
 
 from sim.core.version import __version__
@@ -18,7 +19,8 @@ from sim.simulation.simulate import load_workload, simulate
 from sim.sweeps.spec import load_sweep
 from sim.sweeps.runner import SweepResult, load_results, sweep
 from sim.sweeps.dse import pareto_front
+from sim.serving import ServeReport, serve
 
 __all__ = ["Arch", "load_arch", "load_workload", "simulate", "Report", "ConfigError",
            "sweep", "load_sweep", "SweepResult", "load_results", "pareto_front",
-           "WorkloadError", "SimError", "__version__"]
+           "WorkloadError", "SimError", "serve", "ServeReport", "__version__"]

@@ -40,6 +40,8 @@ NOT_RUN = {
                                       "runs the same comparison without --update",
     "simulate sweep SPEC --scheduler tcp://": "needs a running Dask cluster at that address",
     "pip install": "an install line: .ci/run installs the extras",
+    "python benchmarks/serving_bench.py": "minutes per family (10,000 requests each, or exact "
+                                          "step simulations); its figures are in docs/serving.md",
 }
 #: commands that take more than a few seconds: marked slow (they still run in CI)
 SLOW = ("repro.py", "simulate sweep docs/sweeps", "bench", "notebooks/build.py",

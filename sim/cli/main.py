@@ -8,6 +8,8 @@
     simulate sweep docs/sweeps/systolic_dse.yaml --out results/ [--workers 2] [--scheduler local]
     simulate trace-extract --model llama --config traces/configs/llama7b.json --phase decode \
              --batch 1 --context 128 --out traces/llama7b_decode.jsonl.gz
+    simulate serve --arch lut_tc --model llama7b --requests docs/serving/sharegpt.yaml \
+             --num-requests 1000 --json serve.json --requests-csv requests.csv
 
 User mistakes print one line per problem (``error: file: key: ...``) and exit with code 2.
 """
@@ -39,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="simulate",
         description="Cycle-level simulation of an LLM workload on an accelerator design.",
         epilog="subcommands: 'simulate sweep SPEC' runs a sweep spec (simulate sweep --help); "
+               "'simulate serve' serves a stream of requests (simulate serve --help); "
                "'simulate trace-extract' records a transformers model's ops "
                "(simulate trace-extract --help)")
     p.add_argument("--arch", help="architecture YAML (kind: picks the family)")
@@ -126,7 +129,33 @@ def build_trace_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_serve_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="simulate serve",
+        description="Serve a stream of requests with continuous batching and a paged KV cache "
+                    "on one simulated device; report TTFT, TPOT, goodput and joules per request "
+                    "(docs/serving.md).")
+    p.add_argument("--arch", required=True, help="architecture YAML or bundled name")
+    p.add_argument("--model", required=True,
+                   help="model id (llama7b), named workload or workload YAML (its precisions "
+                        "and tensor_parallel apply)")
+    p.add_argument("--requests", metavar="SPEC",
+                   help="serving spec YAML (requests:, scheduler:, slo:); default: the schema's "
+                        "defaults (ShareGPT-like lengths, Poisson at 1 request/s)")
+    p.add_argument("--num-requests", type=_positive_arg, help="requests to serve")
+    p.add_argument("--duration", metavar="TIME", help="stop arrivals after this time (60 s)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="requests.rate=4, scheduler.max_batch=64, slo.ttft='500 ms', arch keys "
+                        "(array.rows=256) or workload.* keys (repeatable)")
+    p.add_argument("--json", metavar="FILE", help="write the report (metrics, series) as JSON")
+    p.add_argument("--requests-csv", metavar="FILE",
+                   help="stream one row per finished request into this CSV")
+    p.add_argument("--quiet", action="store_true", help="print no summary")
+    return p
+
+
 SUBCOMMANDS = {"sweep": (build_sweep_parser, lambda args: _sweep(args)),
+               "serve": (build_serve_parser, lambda args: _serve(args)),
                "trace-extract": (build_trace_parser, lambda args: _trace_extract(args))}
 
 
@@ -233,6 +262,30 @@ def _sweep(args) -> int:
                   "  ".join(f"{k}={row[k]:.4g}" for k in spec.pareto))
         if args.plot and front:
             _plot_front(result, spec, out)
+    return 0
+
+
+def _serve(args) -> int:
+    from sim.serving import serve
+    from sim.serving.rows import RowWriter
+    overrides = list(args.overrides)
+    if args.num_requests is not None:
+        overrides.append(f"requests.num_requests={args.num_requests}")
+    if args.duration is not None:
+        overrides.append(f"requests.duration={args.duration}")
+    for flag, target in (("--json", args.json), ("--requests-csv", args.requests_csv)):
+        if target and not is_dir(Path(target).parent):
+            raise SimError(f"{flag}: directory {show_path(Path(target).parent)} does not exist")
+    with RowWriter(args.requests_csv) as rows:
+        report = serve(args.arch, args.model, args.requests, overrides,
+                       sink=rows.write if args.requests_csv else None)
+    if not args.quiet:
+        print(report.summary())
+    if args.json:
+        report.to_json(args.json)
+    written = [t for t in (args.json, args.requests_csv) if t]
+    if written and not args.quiet:
+        print("\nwrote " + ", ".join(written))
     return 0
 
 

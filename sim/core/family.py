@@ -135,6 +135,11 @@ class Family(abc.ABC):
         """Problems running ``workload`` on this architecture (precision, capacity)."""
         return []
 
+    def serving_overrides(self, cfg: Config, phase: str) -> list[tuple[str, object]]:
+        """Config overrides for the part of the design that runs ``phase`` (prefill or
+        decode) of a serving run; by default the whole design runs both."""
+        return []
+
     def lower(self, ctx, ops: tuple) -> tuple:
         """Rewrite the workload's op graph for this hardware (e.g. split an op into two);
         by default unchanged."""

@@ -1,5 +1,13 @@
-"""Request-level serving simulation: arrivals, batching and scheduling over many steps.
+"""Request-level serving simulation: arrivals, continuous batching and a paged KV cache over
+many steps, each step priced by the family's own simulation.
 
-The room for the serving layer (issue 28). It sits above :mod:`sim.simulation` and the
-families, which never import it; it may use :mod:`sim.systems`.
+Layers, one way: :mod:`~sim.serving.spec` (the YAML keys) -> :mod:`~sim.serving.requests`
+(arrivals and lengths) -> :mod:`~sim.serving.engine` (the scheduler loop) ->
+:mod:`~sim.serving.stepcost` (step simulations, cached and interpolated) ->
+:mod:`~sim.serving.serve` (the API and the report). It sits above :mod:`sim.simulation` and the
+families, which never import it.
 """
+
+from sim.serving.serve import ServeReport, serve
+
+__all__ = ["serve", "ServeReport"]

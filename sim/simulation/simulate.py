@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from typing import Any
 
 from sim.simulation.arch import Arch, load_arch
 from sim.core.config import override_pairs
@@ -24,14 +23,16 @@ def load_workload(spec: str, arch: Arch | None = None, overrides=()) -> Workload
     return _load_workload(spec, pairs, native)
 
 
-def simulate(arch: Arch | str, workload: Workload | str, overrides=(), check: bool = True
-             ) -> Report:
+def simulate(arch: Arch | str, workload: Workload | str, overrides=(), check: bool = True,
+             plan_cache: dict | None = None) -> Report:
     """Simulate ``workload`` on ``arch`` and return the :class:`Report`.
 
     ``arch`` may be a path; ``workload`` a name or path. ``overrides`` (``"workload.batch=8"``)
     apply to a workload given by name. ``check`` holds the report to the invariants of
     :mod:`sim.core.invariants` and raises :class:`~sim.core.invariants.InvariantError` on a
-    violation.
+    violation. ``plan_cache``, a dict the caller keeps for one ``arch``, carries op plans
+    from one simulation to the next (the serving layer simulates many steps of one model):
+    a plan is keyed by the op's fields, the phase and the batch, all a mapping depends on.
     """
     if not isinstance(arch, Arch):
         arch = load_arch(arch)
@@ -40,16 +41,14 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=(), check: bo
     family = arch.family
     ctx = family.prepare(arch.cfg, arch.file)
     dram = family.channel(ctx)
-    problems = family.check_workload(ctx, workload)
-    if dram is not None:
-        problems += dram.capacity_problems(workload, arch.file)
+    problems = _problems(family, ctx, dram, arch, workload)
     if problems:
         raise WorkloadError(problems)
     original = workload
     lowered = family.lower(ctx, workload.ops)
     if lowered is not workload.ops:
         workload = dataclasses.replace(workload, ops=tuple(lowered))
-    plans = _plan_all(family, ctx, workload)
+    plans = _plan_all(family, ctx, workload, plan_cache)
     deps = family.dependencies(ctx, workload.ops)
     engine = Engine(dram, family.units(ctx))
     timings = engine.run(plans, deps)
@@ -72,12 +71,28 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=(), check: bo
     return report
 
 
-def _plan_all(family, ctx, workload: Workload):
+def workload_problems(arch: Arch, workload: Workload) -> list[str]:
+    """Why ``workload`` cannot run on ``arch`` (precision, capacity, the family's rules);
+    empty when it can. Cheap: nothing is planned or simulated."""
+    family = arch.family
+    ctx = family.prepare(arch.cfg, arch.file)
+    return _problems(family, ctx, family.channel(ctx), arch, workload)
+
+
+def _problems(family, ctx, dram, arch: Arch, workload: Workload) -> list[str]:
+    problems = family.check_workload(ctx, workload)
+    if dram is not None:
+        problems += dram.capacity_problems(workload, arch.file)
+    return problems
+
+
+def _plan_all(family, ctx, workload: Workload, cache: dict | None = None):
     """Plan every op; ops that differ only in name/layer share one plan object."""
-    cache: dict[tuple, Any] = {}
+    cache = {} if cache is None else cache
     plans = []
+    scope = (workload.cfg.phase, workload.cfg.batch)
     for op in workload.ops:
-        key = (type(op).__name__,) + tuple(
+        key = (type(op).__name__,) + scope + tuple(
             v for k, v in vars(op).items() if k not in ("name", "layer"))
         plan = cache.get(key)
         if plan is None:
@@ -93,4 +108,4 @@ def input_hash(arch: Arch, workload: Workload) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-__all__ = ["simulate", "load_workload", "OpRow"]
+__all__ = ["simulate", "load_workload", "workload_problems", "OpRow"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sim.core.config import apply_overrides, load_yaml_file
+from sim.core.config import Config, apply_overrides, load_yaml_file
 from sim.core.config.safe_input import is_file
 from sim.core.errors import WorkloadError
 from sim.workloads.lowering import lower
@@ -78,3 +78,21 @@ def load_workload(spec: str | dict, overrides: list[tuple[str, object]] = (),
                     closed_form_macs(model, cfg), position_warnings(model, cfg, label))
 
 
+
+
+def step_workload(base: Workload, phase: str, lens: tuple[int, ...]) -> Workload:
+    """One step of a serving run: ``base``'s model and precisions on a batch of requests of
+    their own lengths (``lens``: prompt tokens each in prefill, tokens already cached each in
+    decode). The sizes of the config are the batch and the longest request."""
+    data = base.cfg.to_dict()
+    longest = max(lens)
+    data.update(phase=phase, batch=len(lens), context_dist="fixed",
+                prompt_len=longest if phase == "prefill" else data["prompt_len"],
+                context_len=longest if phase == "decode" else data["context_len"])
+    cfg = Config(data)
+    lens = tuple(lens)
+    label = base.source_file or f"workload {base.name}"
+    return Workload(f"{base.model.id}_{phase}_step", base.model, cfg,
+                    tuple(lower(base.model, cfg, lens)), base.source_file,
+                    closed_form_macs(base.model, cfg, lens),
+                    position_warnings(base.model, cfg, label), lens)

@@ -13,29 +13,35 @@ from __future__ import annotations
 
 from sim.core.config import Config
 from sim.core.ops import Elementwise, Gemm, Op
-from sim.workloads.model import Model, request_kv_lens
+from sim.workloads.model import Model, prompt_groups, request_kv_lens
 
 
-def lower(model: Model, w: Config) -> list[Op]:
+def lower(model: Model, w: Config, lens: tuple[int, ...] = ()) -> list[Op]:
     """The op graph of one forward pass (one decode step, or the whole prompt) on one device.
 
     With tensor parallelism the ops are one device's shard (heads, FFN columns, LM-head rows);
     with pipeline parallelism one stage's layers on one micro-batch (the embedding and LM head
     of the first and last stages are left out). Collectives are not modelled.
+
+    ``lens`` gives each request its own length, as a serving step batches them: the prompt
+    tokens of each request in prefill (one attention product per distinct length), the tokens
+    already cached of each request in decode; empty: ``w``'s sizes for every request.
     """
     m = model
     tp, pp = w.tensor_parallel, w.pipeline_parallel
     batch = w.batch // pp
     q_len = 1 if w.phase == "decode" else w.prompt_len
     kv_len = w.context_len + 1 if w.phase == "decode" else w.prompt_len
-    tokens = batch * q_len
+    prompts = prompt_groups(w, lens)
+    tokens = sum(p * n for p, n in prompts) if prompts else batch * q_len
     hid, hd, nq, nkv = m.hidden, m.hd, m.heads // tp, m.n_kv // tp
     ffn = m.ffn // tp
     group = nq // nkv
     wb, ab, kb, qb = w.weight_bits, w.act_bits, w.kv_bits, w.attention_bits
     bias = 1 if m.bias else 0
     norm_params = hid * (2 if m.norm == "layernorm" else 1)
-    kv_lens = request_kv_lens(w) if (w.phase == "decode" and w.context_dist != "fixed") else ()
+    kv_lens = request_kv_lens(w, lens) if (w.phase == "decode" and (
+        lens or w.context_dist != "fixed")) else ()
     ops: list[Op] = []
 
     def linear(name, layer, role, n, k, m_rows=tokens):
@@ -54,7 +60,8 @@ def lower(model: Model, w: Config) -> list[Op]:
             params=m.vocab * hid, params_read=tokens * hid, param_bits=ab)
     if m.positional == "learned" and pp == 1:
         vec("pos_embed", -1, "embedding", "add", tokens * hid, tokens * hid, tokens * hid,
-            params=m.max_positions * hid, params_read=q_len * hid, param_bits=ab)
+            params=m.max_positions * hid,
+            params_read=(max(p for p, _ in prompts) if prompts else q_len) * hid, param_bits=ab)
     act = {"silu_gated": "silu_mul", "gelu": "gelu", "relu": "relu"}[m.ffn_act]
     for L in range(m.layers // pp):
         vec("attn_norm", L, "norm", m.norm, tokens * hid, tokens * hid, tokens * hid,
@@ -68,15 +75,20 @@ def lower(model: Model, w: Config) -> list[Op]:
         vec("kv_append", L, "kv_cache", "copy", tokens * 2 * nkv * hd, tokens * 2 * nkv * hd, 0,
             kv=tokens * 2 * nkv * hd)
         if kv_lens:  # requests of different lengths, concatenated per KV head
-            count, n_keys = nkv, sum(kv_lens)
+            products = [(1, nkv, sum(kv_lens))]
+        elif prompts:  # prompts of different lengths: one product per distinct length
+            products = [(p, n * nkv, p) for p, n in prompts]
         else:
-            count, n_keys = batch * nkv, kv_len
-        ops.append(Gemm("attn_qk", L, "attention", m=group * q_len, n=n_keys, k=hd, count=count,
-                        a_bits=qb, b_bits=kb, c_bits=qb, b_source="kv", kv_lens=kv_lens))
-        scores = count * group * q_len * n_keys
-        vec("softmax", L, "attention", "softmax", scores, scores, scores, bits=qb)
-        ops.append(Gemm("attn_pv", L, "attention", m=group * q_len, n=hd, k=n_keys, count=count,
-                        a_bits=qb, b_bits=kb, c_bits=qb, b_source="kv", kv_lens=kv_lens))
+            products = [(q_len, batch * nkv, kv_len)]
+        for rows, count, n_keys in products:
+            ops.append(Gemm("attn_qk", L, "attention", m=group * rows, n=n_keys, k=hd,
+                            count=count, a_bits=qb, b_bits=kb, c_bits=qb, b_source="kv",
+                            kv_lens=kv_lens))
+            scores = count * group * rows * n_keys
+            vec("softmax", L, "attention", "softmax", scores, scores, scores, bits=qb)
+            ops.append(Gemm("attn_pv", L, "attention", m=group * rows, n=hd, k=n_keys,
+                            count=count, a_bits=qb, b_bits=kb, c_bits=qb, b_source="kv",
+                            kv_lens=kv_lens))
         if m.subln:
             vec("attn_subln", L, "norm", m.norm, tokens * nq * hd, tokens * nq * hd,
                 tokens * nq * hd, params=nq * hd * (2 if m.norm == "layernorm" else 1))

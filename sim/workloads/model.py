@@ -118,12 +118,26 @@ class Workload:
     #: things the simulation runs with but a user should know (one line each), e.g. a RoPE
     #: model asked for more positions than it was trained on
     warnings: tuple[str, ...] = ()
+    #: each request's own length in a serving step (prompt tokens in prefill, cached tokens in
+    #: decode); empty when every request has the sizes of ``cfg``
+    lens: tuple[int, ...] = ()
+
+    @property
+    def kv_tokens(self) -> int:
+        """Tokens in one device's KV cache at the end of the run (all requests)."""
+        c = self.cfg
+        batch = c.batch // c.pipeline_parallel
+        if self.lens:
+            return sum(self.lens[:batch]) + (batch if c.phase == "decode" else 0)
+        return batch * (c.context_len + 1 if c.phase == "decode" else c.prompt_len)
 
     @property
     def tokens(self) -> int:
         """Tokens produced (decode) or consumed (prefill) by one run."""
         c = self.cfg
         batch = c.batch // c.pipeline_parallel
+        if c.phase == "prefill" and self.lens:
+            return sum(self.lens[:batch])
         return batch if c.phase == "decode" else batch * c.prompt_len
 
 
@@ -210,12 +224,26 @@ def resolve_workload_config(raw: dict, label: str, native_bits: dict[str, int] |
     return model, cfg
 
 
-def request_kv_lens(w: Config) -> tuple[int, ...]:
-    """Keys each request of one device's (micro-)batch attends to in decode (context + 1)."""
+def request_kv_lens(w: Config, lens: tuple[int, ...] = ()) -> tuple[int, ...]:
+    """Keys each request of one device's (micro-)batch attends to in decode (context + 1);
+    ``lens``, when given, are the requests' cached tokens (a serving step's batch)."""
     b = w.batch // w.pipeline_parallel
+    if lens:
+        return tuple(n + 1 for n in lens[:b])
     if w.context_dist == "fixed":
         return (w.context_len + 1,) * b
     return tuple(n + 1 for n in seqlens.snapshot_lengths(w.context_dist, w.batch, w.seed)[:b])
+
+
+def prompt_groups(w: Config, lens: tuple[int, ...] = ()) -> tuple[tuple[int, int], ...]:
+    """Prefill with per-request prompt ``lens``: ``(prompt tokens, requests)`` per distinct
+    length, longest first; empty when the batch shares ``w.prompt_len`` (or in decode)."""
+    if w.phase != "prefill" or not lens:
+        return ()
+    counts: dict[int, int] = {}
+    for n in lens[:w.batch // w.pipeline_parallel]:
+        counts[n] = counts.get(n, 0) + 1
+    return tuple(sorted(counts.items(), reverse=True))
 
 
 def parallel_problems(model: Model, w: Config, label: str) -> list[str]:
@@ -236,7 +264,7 @@ def parallel_problems(model: Model, w: Config, label: str) -> list[str]:
     return out
 
 
-def closed_form_macs(model: Model, w: Config) -> int:
+def closed_form_macs(model: Model, w: Config, lens: tuple[int, ...] = ()) -> int:
     """MACs of one forward pass on one device, by formula (independent of :func:`lower`).
 
     Per layer: tokens x (Q, K, V, O and FFN weights) plus attention, 2 x query heads x query
@@ -249,15 +277,20 @@ def closed_form_macs(model: Model, w: Config) -> int:
     nq, nkv, ffn = m.heads // tp, m.n_kv // tp, m.ffn // tp
     weights = m.hidden * m.hd * (2 * nq + 2 * nkv) + m.hidden * ffn * (
         3 if m.ffn_act == "silu_gated" else 2)
-    if w.phase == "decode" and w.context_dist == "fixed":
+    prompts = prompt_groups(w, lens)
+    if w.phase == "decode" and w.context_dist == "fixed" and not lens:
         keys = batch * (w.context_len + 1)
     elif w.phase == "decode":
-        keys = sum(request_kv_lens(w))
+        keys = sum(request_kv_lens(w, lens))
     else:
         keys = batch * w.prompt_len
     attention = 2 * nq * q_len * m.hd * keys
-    total = (m.layers // pp) * (batch * q_len * weights + attention)
+    tokens = batch * q_len
+    if prompts:  # each prompt attends over itself: sum of squares, not batch x mean^2
+        tokens = sum(p * n for p, n in prompts)
+        attention = 2 * nq * m.hd * sum(p * p * n for p, n in prompts)
+    total = (m.layers // pp) * (tokens * weights + attention)
     if pp == 1:
-        lm_rows = batch * q_len if (w.phase == "decode" or w.logits == "all") else batch
+        lm_rows = tokens if (w.phase == "decode" or w.logits == "all") else batch
         total += lm_rows * -(-m.vocab // tp) * m.hidden
     return total

@@ -29,7 +29,7 @@ def names() -> tuple[str, ...]:
     return tuple(k for k in distributions() if k != "generator")
 
 
-def _draw(rng: np.random.Generator, mean: float, sigma: float, n: int) -> np.ndarray:
+def lognormal_lengths(rng: np.random.Generator, mean: float, sigma: float, n: int) -> np.ndarray:
     """Log-normal integer lengths >= 1 with the given mean (tokens)."""
     mu = np.log(mean) - sigma * sigma / 2
     return np.maximum(1, np.rint(rng.lognormal(mu, sigma, n))).astype(np.int64)
@@ -41,15 +41,15 @@ def snapshot_lengths(dist: str, batch: int, seed: int) -> tuple[int, ...]:
     d, g = distributions()[dist], distributions()["generator"]
     rng = np.random.default_rng(seed)
     cap, step = g["max_len"], g["step_tokens"]
-    inp = np.minimum(_draw(rng, d["input_mean"], d["sigma"], batch), cap - 1)
-    out = _draw(rng, d["output_mean"], d["sigma"], batch)
+    inp = np.minimum(lognormal_lengths(rng, d["input_mean"], d["sigma"], batch), cap - 1)
+    out = lognormal_lengths(rng, d["output_mean"], d["sigma"], batch)
     done = np.zeros(batch, dtype=np.int64)
     for _ in range(g["warmup_steps"]):
         done += step
         finished = (done >= out) | (inp + done >= cap)
         k = int(finished.sum())
         if k:
-            inp[finished] = np.minimum(_draw(rng, d["input_mean"], d["sigma"], k), cap - 1)
-            out[finished] = _draw(rng, d["output_mean"], d["sigma"], k)
+            inp[finished] = np.minimum(lognormal_lengths(rng, d["input_mean"], d["sigma"], k), cap - 1)
+            out[finished] = lognormal_lengths(rng, d["output_mean"], d["sigma"], k)
             done[finished] = rng.integers(0, step, k)  # arrivals spread within a step
     return tuple(int(x) for x in np.minimum(inp + done, cap))

@@ -208,6 +208,12 @@ class NpuPim(Family):
     def native_bits(self, cfg: Config) -> dict[str, int]:
         return {"weight_bits": cfg.array.weight_bits, "act_bits": cfg.array.input_bits}
 
+    def serving_overrides(self, cfg: Config, phase: str) -> list[tuple[str, object]]:
+        """Prefill runs on the NPU, its attention too: PIM serves decode attention only
+        (:meth:`check_workload`; NeuPIMs leaves prefill to standalone NPUs, a serving device
+        that prefills its own requests does it on its NPU)."""
+        return [("pim.mode", "none")] if phase == "prefill" and cfg.pim.mode != "none" else []
+
     def check_workload(self, ctx: Ctx, workload) -> list[str]:
         out = Systolic().check_workload(ctx.npu, workload)
         w = workload.cfg

@@ -206,12 +206,11 @@ class WaferMesh(Family):
                     f"{format_bytes(usable)} beside core.reserved; allowed: a larger mesh or "
                     f"core.sram, or a smaller model"]
         w = workload.cfg
-        ctx_len = w.context_len + 1 if w.phase == "decode" else w.prompt_len
         cap = self.kv_capacity_tokens(ctx, workload)
-        if ctx_len * workload.cfg.batch > cap:
+        if workload.kv_tokens > cap:
             key = "context_len" if w.phase == "decode" else "prompt_len"
-            return [f"{where(name, key)}: {ctx_len} tokens x batch "
-                    f"{workload.cfg.batch} of KV cache exceed the {cap} tokens the wafer holds "
+            return [f"{where(name, key)}: {workload.kv_tokens} tokens of KV cache (batch "
+                    f"{w.batch}) exceed the {cap} tokens the wafer holds "
                     f"with kv_layout {cfg.algorithms.kv_layout}; allowed: <= {cap} tokens"]
         return []
 

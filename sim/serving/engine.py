@@ -1,0 +1,369 @@
+"""The serving loop: continuous batching over a paged KV cache, as vLLM's scheduler does it.
+
+Each iteration is one device step. With no request swapped out, requests that have arrived
+are admitted first come, first served, while the batch has room (``max_batch`` requests,
+``max_tokens`` prompt tokens) and the KV cache has pages for their prompts: they are
+prefilled together and each gets its first token. Otherwise every running request decodes
+one token. A decode that needs a new page when none is free evicts the newest running request
+(recompute: its pages are dropped and it is prefilled again, prompt and output so far; swap:
+its pages cross the host link and come back when pages free up, before new admissions).
+
+Work per step does not grow with the batch: a running request's cached tokens, its finishing
+step and the steps at which it needs a page follow from the step it joined, so a decode step
+reads a few counters and pops the requests that finish (heaps with lazy deletion). Energy per
+request is an accumulator of each decode step's energy per running request.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from sim.core.errors import WorkloadError
+from sim.serving.metrics import LogHistogram, TimeSeries
+from sim.serving.requests import NS, Chunk
+from sim.serving.stepcost import Cost, StepCost
+
+#: pages vLLM keeps free at admission (``watermark`` 0.01 of the cache) so that running
+#: requests can grow without an immediate eviction
+WATERMARK = 0.01
+
+
+@dataclass(slots=True)
+class Request:
+    """One request in flight. ``cached`` tokens were in the KV cache at decode step ``joined``;
+    ``generated`` tokens had been produced by then."""
+
+    id: int
+    arrival: float
+    prompt: int
+    output: int
+    generated: int = 0
+    cached: int = 0
+    joined: int = 0
+    version: int = 0
+    first_token: float = math.nan
+    energy: float = 0.0
+    energy_mark: float = 0.0
+    preemptions: int = 0
+
+    def cached_at(self, step: int) -> int:
+        return self.cached + step - self.joined
+
+
+@dataclass
+class Limits:
+    max_batch: int
+    max_tokens: int
+    block: int
+    blocks: int | None  # KV pages the device holds; None: unbounded
+    preemption: str
+    swap_s_per_token: float  # host-link seconds to move one token's KV one way
+    overhead_s: float
+
+
+@dataclass
+class Totals:
+    """What a run counted, in the units of each name."""
+
+    requests: int = 0
+    output_tokens: int = 0
+    prompt_tokens: int = 0
+    prefill_steps: int = 0
+    decode_steps: int = 0
+    preemptions: int = 0
+    busy_s: float = 0.0
+    step_energy_j: float = 0.0
+    swap_s: float = 0.0
+    first_arrival: float = math.nan
+    last_finish: float = 0.0
+    slo_met: int = 0
+    ttft: LogHistogram = field(default_factory=LogHistogram)
+    tpot: LogHistogram = field(default_factory=LogHistogram)
+    e2e: LogHistogram = field(default_factory=LogHistogram)
+    energy: LogHistogram = field(default_factory=LogHistogram)
+    batch: TimeSeries = field(default_factory=TimeSeries)
+    kv: TimeSeries = field(default_factory=TimeSeries)
+    in_system: TimeSeries = field(default_factory=TimeSeries)
+
+
+class ServingEngine:
+    """Runs requests through the scheduler; ``sink(row)`` receives each finished request and
+    ``on_step(phase, lens, cost)`` each step (its requests' lengths cost O(batch) to list)."""
+
+    def __init__(self, cost: StepCost, limits: Limits, slo_ttft_s: float, slo_tpot_s: float,
+                 sink=None, on_step=None):
+        self.cost = cost
+        self.on_step = on_step
+        self.lim = limits
+        self.slo = (slo_ttft_s, slo_tpot_s)
+        self.sink = sink
+        self.t = 0.0
+        self.step = 0  # decode steps so far
+        self.waiting: deque[Request] = deque()
+        self.swapped: deque[Request] = deque()
+        self.running: dict[int, Request] = {}
+        self.cached_total = 0  # KV tokens of the running requests
+        self.used_blocks = 0
+        self.energy_per_request = 0.0  # sum over decode steps of step energy / batch
+        self._finish: list[tuple[int, int, int]] = []  # (last step, id, version)
+        self._newest: list[tuple[int, int]] = []  # (-id, version): eviction order
+        self._longest: list[tuple[int, int, int]] = []  # (joined - cached, id, version)
+        self._need = [0] * limits.block  # running requests needing a page, by step % block
+        self.totals = Totals()
+
+    # ---- the loop -------------------------------------------------------------------------
+    def run(self, chunks) -> Totals:
+        self._pending: deque[Request] = deque()
+        self._chunks = iter(chunks)
+        self._more = True
+        while True:
+            self._arrivals()
+            if not (self.running or self.waiting or self.swapped):
+                if not self._pending:
+                    if self._more:
+                        continue
+                    break
+                self.t = max(self.t, self._pending[0].arrival)
+                continue
+            if self.swapped or not self._prefill():
+                self._decode()
+            self._arrivals()
+            self._record()
+        return self.totals
+
+    def _arrivals(self) -> None:
+        """Move the requests that have arrived by now into the waiting queue."""
+        pending = self._pending
+        if self._more and len(pending) < 2:
+            self._more = self._refill(pending, self._chunks)
+        while pending and pending[0].arrival <= self.t:
+            self._arrive(pending.popleft())
+            if self._more and not pending:
+                self._more = self._refill(pending, self._chunks)
+
+    def _refill(self, pending: deque, chunks) -> bool:
+        chunk: Chunk | None = next(chunks, None)
+        if chunk is None:
+            return False
+        for i in range(len(chunk)):
+            pending.append(Request(chunk.first + i, float(chunk.arrival[i]),
+                                   int(chunk.prompt[i]), int(chunk.output[i])))
+        return True
+
+    def _arrive(self, r: Request) -> None:
+        total = self.totals
+        if math.isnan(total.first_arrival):
+            total.first_arrival = r.arrival
+        if self.lim.blocks is not None:
+            need = -(-(r.prompt + r.output - 1) // self.lim.block)
+            if need > self.lim.blocks:
+                raise WorkloadError(
+                    f"scheduler.kv_capacity: request {r.id} needs {r.prompt + r.output - 1:,} "
+                    f"KV tokens ({r.prompt} prompt + {r.output} output - 1) but the cache holds "
+                    f"{self.lim.blocks * self.lim.block:,}; allowed: a larger kv_capacity or "
+                    f"memory, or shorter requests (requests.max_len)")
+        self.waiting.append(r)
+
+    # ---- prefill --------------------------------------------------------------------------
+    def _prefill(self) -> bool:
+        """Admit waiting requests and prefill them in one step; False if none fits."""
+        lim, batch, tokens = self.lim, [], 0
+        free = self._free_blocks()
+        reserve = math.ceil(WATERMARK * lim.blocks) if lim.blocks is not None else 0
+        while self.waiting and len(self.running) + len(batch) < lim.max_batch:
+            r = self.waiting[0]
+            length = r.prompt + max(r.generated, 0)  # a re-prefill rebuilds its output too
+            if batch and tokens + length > lim.max_tokens:
+                break
+            pages = -(-length // lim.block)
+            if free is not None and pages > free - reserve and (batch or self.running):
+                break
+            if free is not None and pages > free:
+                break
+            self.waiting.popleft()
+            batch.append((r, length))
+            tokens += length
+            if free is not None:
+                free -= pages
+        if not batch:
+            return False
+        lens = tuple(n for _, n in batch)
+        cost = self.cost.prefill(lens)
+        if self.on_step is not None:
+            self.on_step("prefill", lens, cost)
+        self._advance(cost)
+        total = self.totals
+        total.prefill_steps += 1
+        total.prompt_tokens += tokens
+        for r, length in batch:
+            r.energy += cost.joules * length / tokens
+            if r.generated == 0:
+                r.first_token = self.t
+            r.generated += 1
+            r.cached = length
+            if r.generated >= r.output:  # done in its prefill: its pages free at once
+                self._finish_request(r)
+            else:
+                self.used_blocks += -(-length // lim.block)
+                self._join(r)
+        return True
+
+    # ---- decode ---------------------------------------------------------------------------
+    def _decode(self) -> None:
+        lim = self.lim
+        swap_tokens = self._swap_in()
+        needed = self._need[self.step % lim.block]
+        while lim.blocks is not None and self._free_blocks() < needed:
+            victim = self._newest_running()
+            if victim is None or len(self.running) == 1:
+                raise WorkloadError(
+                    f"scheduler.kv_capacity: {lim.blocks * lim.block:,} KV tokens cannot hold "
+                    f"one request growing past {self.cached_total:,} tokens; allowed: a larger "
+                    f"kv_capacity or memory")
+            swap_tokens += self._evict(victim)
+            needed = self._need[self.step % lim.block]
+        if not self.running:
+            return
+        d, k = len(self.running), self.cached_total
+        cost = self.cost.decode(d, k, self._longest_cached(), self._lens)
+        if self.on_step is not None:
+            self.on_step("decode", self._lens(), cost)
+        swap = Cost(swap_tokens * lim.swap_s_per_token, 0.0)
+        self._advance(cost + swap)
+        self.totals.swap_s += swap.seconds
+        self.totals.decode_steps += 1
+        self.energy_per_request += cost.joules / d
+        self.used_blocks += needed
+        self.cached_total += d
+        done = self.step
+        self.step += 1
+        while self._finish and self._finish[0][0] <= done:
+            _, rid, version = heapq.heappop(self._finish)
+            r = self.running.get(rid)
+            if r is not None and r.version == version:
+                self._leave(r)
+                self._finish_request(r)
+
+    def _lens(self) -> tuple[int, ...]:
+        return tuple(r.cached_at(self.step) for r in self.running.values())
+
+    def _join(self, r: Request) -> None:
+        """``r`` starts decoding at the next decode step with ``r.cached`` tokens cached."""
+        r.version += 1
+        r.joined = self.step
+        r.energy_mark = self.energy_per_request
+        self.running[r.id] = r
+        self.cached_total += r.cached
+        self._need[(r.joined - r.cached) % self.lim.block] += 1
+        last = r.joined + r.output - r.generated - 1  # the decode step of its last token
+        heapq.heappush(self._finish, (last, r.id, r.version))
+        heapq.heappush(self._newest, (-r.id, r.version))
+        heapq.heappush(self._longest, (r.joined - r.cached, r.id, r.version))
+
+    def _leave(self, r: Request) -> None:
+        """Take ``r`` out of the running set; its state is brought up to this step."""
+        del self.running[r.id]
+        cached = r.cached_at(self.step)
+        r.generated += self.step - r.joined
+        r.cached = cached
+        r.energy += self.energy_per_request - r.energy_mark
+        self.cached_total -= cached
+        self._need[(r.joined - (cached - (self.step - r.joined))) % self.lim.block] -= 1
+        self.used_blocks -= -(-cached // self.lim.block)
+        r.version += 1
+
+    def _longest_cached(self) -> int:
+        """The most tokens a running request holds (its KV cache) at this step."""
+        heap = self._longest
+        while heap:
+            key, rid, version = heap[0]
+            r = self.running.get(rid)
+            if r is not None and r.version == version:
+                return self.step - key
+            heapq.heappop(heap)
+        return 0
+
+    def _newest_running(self) -> Request | None:
+        while self._newest:
+            neg_id, version = heapq.heappop(self._newest)
+            r = self.running.get(-neg_id)
+            if r is not None and r.version == version:
+                return r
+        return None
+
+    def _evict(self, r: Request) -> int:
+        """Preempt ``r``; the tokens whose KV leaves over the host link (swap) or 0."""
+        self._leave(r)
+        r.preemptions += 1
+        self.totals.preemptions += 1
+        if self.lim.preemption == "swap":
+            self.swapped.append(r)
+            return r.cached
+        r.cached = 0
+        self.waiting.appendleft(r)
+        return 0
+
+    def _swap_in(self) -> int:
+        """Bring swapped requests back while pages and batch room last (oldest first)."""
+        moved = 0
+        while self.swapped and len(self.running) < self.lim.max_batch:
+            r = self.swapped[0]
+            pages = -(-r.cached // self.lim.block)
+            if pages > self._free_blocks():
+                break
+            self.swapped.popleft()
+            self.used_blocks += pages
+            moved += r.cached
+            self._join(r)
+        return moved
+
+    # ---- bookkeeping ----------------------------------------------------------------------
+    def _free_blocks(self) -> int | None:
+        return None if self.lim.blocks is None else self.lim.blocks - self.used_blocks
+
+    def _advance(self, cost: Cost) -> None:
+        self.t += cost.seconds + self.lim.overhead_s
+        self.totals.busy_s += cost.seconds + self.lim.overhead_s
+        self.totals.step_energy_j += cost.joules
+
+    def _record(self) -> None:
+        total, t = self.totals, self.t
+        total.batch.add(t, len(self.running))
+        total.kv.add(t, self.used_blocks)
+        total.in_system.add(t, len(self.running) + len(self.waiting) + len(self.swapped))
+
+    def _finish_request(self, r: Request) -> None:
+        """``r`` produced its last token now (its pages are free): count it, hand its row out."""
+        total, t = self.totals, self.t
+        ttft = r.first_token - r.arrival
+        e2e = t - r.arrival
+        tpot = (t - r.first_token) / (r.output - 1) if r.output > 1 else 0.0
+        total.requests += 1
+        total.output_tokens += r.output
+        total.last_finish = max(total.last_finish, t)
+        total.ttft.add(ttft)
+        total.e2e.add(e2e)
+        total.energy.add(r.energy)
+        if r.output > 1:
+            total.tpot.add(tpot)
+        if ttft <= self.slo[0] and tpot <= self.slo[1]:
+            total.slo_met += 1
+        if self.sink is not None:
+            self.sink({"id": r.id, "arrival_s": r.arrival, "prompt_tokens": r.prompt,
+                       "output_tokens": r.output, "first_token_s": r.first_token,
+                       "finish_s": t, "ttft_s": ttft, "tpot_s": tpot, "e2e_s": e2e,
+                       "energy_j": r.energy, "preemptions": r.preemptions})
+
+
+def limits_from(spec, kv_tokens: int | None, kv_bytes_per_token: float, longest_default: int
+                ) -> Limits:
+    """The scheduler's limits from the spec's ``scheduler`` section and the device's KV room."""
+    s = spec.scheduler
+    blocks = None if kv_tokens is None else kv_tokens // s.block_size
+    return Limits(max_batch=s.max_batch, max_tokens=s.max_tokens or longest_default,
+                  block=s.block_size, blocks=blocks, preemption=s.preemption,
+                  swap_s_per_token=kv_bytes_per_token / s.swap_bandwidth,
+                  overhead_s=s.step_overhead * NS)
