@@ -22,7 +22,7 @@ SMALL = ["test_kernels.py", "test_config.py", "test_errors.py", "test_invariants
          "test_memory.py", "test_simulate.py", "test_workloads.py", "test_traces.py",
          "test_wafer_mesh.py", "test_lut_tc.py", "test_gpu.py", "test_npu_pim.py",
          "test_bitslice.py", "test_docs.py", "test_sweep.py", "test_golden.py", "test_fuzz.py",
-         "test_fuzz_classes.py"]
+         "test_fuzz_classes.py", "test_serving.py"]
 
 
 @pytest.mark.slow

@@ -14,11 +14,12 @@ from sim.cli.main import main
 from sim.core.config import parse_override
 from sim.core.errors import ConfigError, WorkloadError
 from sim.serving import serve
-from sim.serving.metrics import LogHistogram
+from sim.serving.engine import ServingEngine, limits_from
+from sim.serving.metrics import LogHistogram, TimeSeries
 from sim.serving.requests import request_stream
 from sim.serving.serve import _base_workload
 from sim.serving.spec import load_serving_spec
-from sim.serving.stepcost import StepCost, grid_nodes, layers_affine, representative
+from sim.serving.stepcost import Cost, StepCost, grid_nodes, layers_affine, representative
 from sim.simulation.simulate import load_workload
 from sim.workloads.loader import step_workload
 
@@ -31,6 +32,7 @@ def _rows(arch, model, overrides, spec=None):
     return report, rows
 
 
+@pytest.mark.jit_heavy
 def test_burst_of_equal_requests_is_the_sum_of_its_steps():
     """All requests at once, equal lengths, no memory pressure: one prefill step, then decode
     steps of the whole batch; every time equals the step simulations added up exactly."""
@@ -58,6 +60,7 @@ def test_burst_of_equal_requests_is_the_sum_of_its_steps():
     assert sum(r["energy_j"] for r in rows) == pytest.approx(energy, rel=1e-12)
 
 
+@pytest.mark.jit_heavy
 @pytest.mark.parametrize("preemption", ["recompute", "swap"])
 def test_every_request_finishes_once_with_its_tokens(preemption):
     """Conservation under memory pressure: each request finishes exactly once with its own
@@ -77,6 +80,7 @@ def test_every_request_finishes_once_with_its_tokens(preemption):
         assert r["arrival_s"] <= r["first_token_s"] <= r["finish_s"]
 
 
+@pytest.mark.jit_heavy
 def test_littles_law_on_a_steady_run():
     """Mean requests in the system = arrival rate x mean time in it, within 2 %."""
     report = serve(FAST, "llama7b", overrides=["requests.num_requests=1500", "requests.rate=8",
@@ -86,6 +90,7 @@ def test_littles_law_on_a_steady_run():
     assert m["mean_in_system"] == pytest.approx(rate * m["e2e_s"]["mean"], rel=0.02)
 
 
+@pytest.mark.jit_heavy
 def test_kv_cache_too_small_for_one_request_is_an_error():
     with pytest.raises(WorkloadError, match="scheduler.kv_capacity: request 0 needs 263"):
         serve(FAST, "llama7b", overrides=[
@@ -93,6 +98,7 @@ def test_kv_cache_too_small_for_one_request_is_an_error():
             "requests.output_len=64", "requests.num_requests=3"])
 
 
+@pytest.mark.jit_heavy
 def test_runs_are_deterministic():
     over = ["requests.num_requests=200", "requests.rate=20", "requests.arrival=gamma"]
     a = serve("lut_tc", "llama7b", overrides=over).to_dict()
@@ -100,6 +106,7 @@ def test_runs_are_deterministic():
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
+@pytest.mark.jit_heavy
 def test_kv_capacity_comes_from_the_device_memory():
     """The family's capacity check bounds the KV cache: one more token than found does not
     fit beside the weights."""
@@ -113,6 +120,7 @@ def test_kv_capacity_comes_from_the_device_memory():
     assert cost.fits("decode", (tokens,)) != []
 
 
+@pytest.mark.jit_heavy
 @pytest.mark.parametrize("arch", ["systolic", "bitslice", "lut_tc", "h100", "neupims", "wse2"])
 def test_step_cost_is_affine_in_the_layer_count(arch):
     """The interpolation simulates one and two layers and extends to all: every family must
@@ -128,6 +136,7 @@ def test_step_cost_is_affine_in_the_layer_count(arch):
         assert affine.joules == pytest.approx(three.joules, rel=1e-5)
 
 
+@pytest.mark.jit_heavy
 def test_interpolated_cost_is_exact_on_a_grid_node():
     a = load_arch("lut_tc")
     base = _base_workload(a, "llama7b", [])
@@ -174,6 +183,7 @@ def test_histogram_percentiles_within_a_bin():
     assert h.mean == pytest.approx(values.mean(), rel=1e-12)
 
 
+@pytest.mark.jit_heavy
 def test_trace_file_requests(tmp_path):
     trace = tmp_path / "t.csv"
     trace.write_text("arrival,prompt_len,output_len\n0.0,10,3\n0.5,20,2\n0.5,5,1\n")
@@ -197,21 +207,28 @@ def test_spec_errors_name_the_key(tmp_path):
         load_serving_spec({"scheduler": {"preemption": "drop"}})
 
 
+@pytest.mark.jit_heavy
 def test_serve_command(tmp_path, capsys):
     out, rows = tmp_path / "s.json", tmp_path / "r.csv"
     assert main(["serve", "--arch", "lut_tc", "--model", "llama7b", "--num-requests", "30",
                  "--set", "requests.rate=10", "--json", str(out),
-                 "--requests-csv", str(rows)]) == 0
+                 "--requests-csv", str(rows), "--plot", str(tmp_path / "plots")]) == 0
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == \
+        ["latency_cdf.png", "occupancy.png"]
     printed = capsys.readouterr().out
     assert "TTFT" in printed and "goodput" in printed
     report = json.loads(out.read_text())
     assert report["metrics"]["requests"] == 30
+    for cdf in report["distributions"].values():  # non-decreasing, ending at every request
+        assert cdf["x"] == sorted(cdf["x"]) and cdf["p"] == sorted(cdf["p"])
+        assert cdf["p"][-1] == 1.0
     assert len(rows.read_text().splitlines()) == 31
     assert main(["serve", "--arch", "lut_tc", "--model", "llama7b",
                  "--set", "scheduler.max_bach=3"]) == 2
     assert "scheduler.max_bach: unknown key" in capsys.readouterr().err
 
 
+@pytest.mark.jit_heavy
 def test_npu_pim_prefills_on_its_npu():
     """PIM serves decode attention only; a serving device prefills on its NPU."""
     report = serve("neupims", "llama7b", overrides=["requests.num_requests=5",
@@ -219,3 +236,201 @@ def test_npu_pim_prefills_on_its_npu():
     assert report.metrics["prefill_steps"] >= 1
     assert math.isfinite(report.metrics["ttft_s"]["p50"])
     assert dataclasses.is_dataclass(report)
+
+
+# ---- the scheduler and the interpolation on closed-form step costs (fast with the JIT off) --
+class _LinearCost:
+    """Step costs of a closed form: 1 ms + 10 us per prompt token (prefill); 2 ms + 1 us per
+    request + 10 ns per cached token (decode); 1 J per second."""
+
+    static_w = 1.0
+
+    def prefill(self, lens):
+        return Cost(1e-3 + 1e-5 * sum(lens), 1e-3 + 1e-5 * sum(lens))
+
+    def decode(self, requests, cached, longest, lens):
+        t = 2e-3 + 1e-6 * requests + 1e-8 * cached
+        return Cost(t, t)
+
+
+def _engine_run(overrides, sink=None):
+    spec = load_serving_spec(None, [parse_override(o) for o in overrides])
+    limits = limits_from(spec, spec.scheduler.kv_capacity, 1024.0, 2048)
+    engine = ServingEngine(_LinearCost(), limits, 1.0, 0.05, sink)
+    return engine.run(request_stream(spec, 2048)), spec
+
+
+@pytest.mark.parametrize("preemption", ["recompute", "swap"])
+def test_scheduler_conserves_requests_and_tokens(preemption):
+    rows = []
+    over = ["requests.num_requests=400", "requests.rate=200", "scheduler.kv_capacity=4000",
+            f"scheduler.preemption={preemption}", "scheduler.max_batch=64"]
+    totals, spec = _engine_run(over, rows.append)
+    outputs = np.concatenate([c.output for c in request_stream(spec, 2048)])
+    assert sorted(r["id"] for r in rows) == list(range(400))
+    assert {r["id"]: r["output_tokens"] for r in rows} == dict(enumerate(outputs.tolist()))
+    assert totals.output_tokens == int(outputs.sum())
+    assert totals.preemptions > 0
+    assert totals.swap_s > 0 if preemption == "swap" else totals.swap_s == 0
+    t, kv = totals.kv.points()
+    assert max(kv) <= 4000 // 16  # never more pages than the cache holds
+    t, batch = totals.batch.points()
+    assert max(batch) <= 64
+
+
+def test_scheduler_littles_law_and_closed_form():
+    totals, _ = _engine_run(["requests.num_requests=3000", "requests.rate=40",
+                             "requests.lengths=alpaca"])
+    rate = totals.requests / (totals.last_finish - totals.first_arrival)
+    mean_in = totals.in_system.time_average(totals.last_finish)
+    assert mean_in == pytest.approx(rate * totals.e2e.mean, rel=0.02)
+    rows = []  # two equal requests at once: one prefill, then decodes of both
+    _engine_run(["requests.arrival=burst", "requests.num_requests=2", "requests.lengths=fixed",
+                 "requests.prompt_len=10", "requests.output_len=3"], rows.append)
+    first = 1e-3 + 1e-5 * 20
+    decode = [2e-3 + 2e-6 + 1e-8 * 2 * (10 + j) for j in range(2)]
+    assert [r["first_token_s"] for r in rows] == [first, first]
+    assert [r["finish_s"] for r in rows] == [first + decode[0] + decode[1]] * 2
+
+
+def test_streamed_requests_are_seeded_and_bounded(tmp_path):
+    spec = load_serving_spec(None, [("requests.num_requests", 10_000), ("requests.rate", 5.0),
+                                    ("requests.arrival", "gamma"), ("requests.max_len", 600)])
+    chunks = list(request_stream(spec, 2048))
+    again = list(request_stream(spec, 2048))
+    arrival = np.concatenate([c.arrival for c in chunks])
+    assert len(arrival) == 10_000 and max(len(c) for c in chunks) <= 4096
+    assert np.array_equal(arrival, np.concatenate([c.arrival for c in again]))
+    assert np.all(np.diff(arrival) >= 0)
+    assert 10_000 / arrival[-1] == pytest.approx(5.0, rel=0.1)
+    total = np.concatenate([c.prompt + c.output for c in chunks])
+    assert total.max() <= 600
+    spec = load_serving_spec(None, [("requests.duration", 2e9), ("requests.rate", 10.0)])
+    assert max(np.concatenate([c.arrival for c in request_stream(spec, 2048)])) < 2.0
+
+
+class _FakeStepCost(StepCost):
+    """The interpolation machinery over a closed form with a tile edge at 32 tokens."""
+
+    def __init__(self):
+        self.mode = "interpolate"
+        self.simulations = 0
+        self._cache, self._spread, self.static_w = {}, None, 0.0
+
+    def _simulate(self, phase, lens, keep=None):
+        self.simulations += 1
+        tokens = sum(lens)
+        if keep is not None and phase == "prefill":  # a part: linear with a step at 32
+            t = 1e-3 + 1e-5 * tokens + (2e-4 if tokens > 32 else 0.0)
+            if keep(type("Op", (), {"role": "attention"})()):
+                t = 1e-9 * tokens * tokens
+            return Cost(t, t)
+        t = 2e-3 + 1e-6 * len(lens) + 1e-8 * tokens + (1e-4 if len(lens) > 40 else 0.0)
+        return Cost(t, t)
+
+    def fits(self, phase, lens):
+        return [] if sum(lens) <= 100_000 else ["too big"]
+
+
+def test_interpolation_finds_tile_edges_and_extrapolates_at_the_memory_limit():
+    cost = _FakeStepCost()
+    for tokens in (20, 33, 47, 100, 333):
+        got = cost.prefill((tokens,)).seconds
+        truth = 1e-3 + 1e-5 * tokens + (2e-4 if tokens > 32 else 0.0) + 1e-9 * tokens ** 2
+        assert got == pytest.approx(truth, rel=1e-9)
+    for d, k in ((30, 9000), (41, 12345), (50, 99_000)):  # 50 x 2048 nodes exceed the memory
+        got = cost.decode(d, k, k // d, lambda: ()).seconds
+        truth = 2e-3 + 1e-6 * d + 1e-8 * k + (1e-4 if d > 40 else 0.0)
+        assert got == pytest.approx(truth, rel=1e-9)
+
+
+def test_histogram_cdf_and_series_thinning():
+    h = LogHistogram()
+    for v in (0.0, 1.0, 2.0, 2.0, 5.0):
+        h.add(v)
+    xs, ps = h.cdf()
+    assert ps[-1] == 1.0 and xs[0] == 0.0 and xs == sorted(xs)
+    series = TimeSeries()
+    for i in range(10_000):
+        series.add(float(i), 3.0)
+    t, v = series.points()
+    assert len(t) <= 4096 + 1 and set(v) == {3.0}
+    assert series.time_average(10_000.0) == pytest.approx(3.0)
+
+
+def test_serving_plots_draw_from_a_report(tmp_path):
+    from sim.output.serving_plots import write_serving_plots
+    from sim.serving.rows import RowWriter
+    report = {"model": "m", "arch_name": "a", "metrics": {"requests": 2},
+              "spec": {"slo": {"ttft": 1e9, "tpot": 5e7}},
+              "distributions": {k: {"x": [0.01, 0.02], "p": [0.5, 1.0]}
+                                for k in ("ttft_s", "tpot_s", "e2e_s")},
+              "series": {"t_s": [0.0, 1.0], "batch": [1, 2], "in_system": [1, 2],
+                         "kv_occupancy": [0.1, 0.2]}}
+    written = write_serving_plots(report, tmp_path)
+    assert [p.rsplit("/", 1)[-1] for p in written] == ["latency_cdf.png", "occupancy.png"]
+    with RowWriter(str(tmp_path / "r.csv")) as rows:
+        rows.write({"id": 0, "arrival_s": 0.5, "prompt_tokens": 3, "output_tokens": 2,
+                    "first_token_s": 1.0, "finish_s": 2.0, "ttft_s": 0.5, "tpot_s": 1.0,
+                    "e2e_s": 1.5, "energy_j": 3.0, "preemptions": 0})
+    assert (tmp_path / "r.csv").read_text().splitlines()[1].startswith("0,0.5,3,2,1,2")
+
+
+def test_a_small_model_served_both_ways(tmp_path, capsys):
+    """GPT-2 on the GPU (quick with the JIT off): interpolated and exact step costs agree
+    (decode on grid nodes exactly, the 48-token prefill between nodes within 0.1 %), and the
+    command writes what it says."""
+    over = ["requests.num_requests=6", "requests.arrival=burst", "requests.lengths=fixed",
+            "requests.prompt_len=8", "requests.output_len=3"]
+    fast = serve(FAST, "gpt2", overrides=over)
+    exact = serve(FAST, "gpt2", overrides=over + ["step_cost=exact"])
+    assert fast.metrics["e2e_s"]["max"] == pytest.approx(exact.metrics["e2e_s"]["max"],
+                                                         rel=1e-3)
+    assert "goodput" in fast.summary() and fast.kv_capacity_tokens > 0
+    out = tmp_path / "s.json"
+    assert main(["serve", "--arch", FAST, "--model", "gpt2", "--num-requests", "4",
+                 "--duration", "10 s", "--json", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["metrics"]["requests"] == 4
+    assert main(["serve", "--arch", FAST, "--model", "gpt2", "--json",
+                 str(tmp_path / "missing" / "s.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(WorkloadError, match="pipeline_parallel"):
+        serve(FAST, "gpt2", overrides=["workload.pipeline_parallel=2"])
+
+
+def test_trace_files_are_read_and_checked(tmp_path):
+    good = tmp_path / "t.jsonl"
+    good.write_text('{"arrival": 0, "prompt_len": 4, "output_len": 2}\n\n'
+                    '{"arrival": 1.5, "prompt_len": 7, "output_len": 1}\n')
+    spec = load_serving_spec(None, [("requests.arrival", "trace"),
+                                    ("requests.lengths", "trace"), ("requests.trace", str(good))])
+    (chunk,) = list(request_stream(spec, 2048))
+    assert chunk.arrival.tolist() == [0.0, 1.5] and chunk.prompt.tolist() == [4, 7]
+    cases = {"a.csv": ("arrival,prompt_len\n0,3\n", r"a.csv:1: header lacks output_len"),
+             "b.csv": ("arrival,prompt_len,output_len\n1,3,2\n0,3,2\n", r"b.csv:3: arrival 0"),
+             "c.csv": ("arrival,prompt_len,output_len\nx,3,2\n", r"c.csv:2: "),
+             "d.csv": ("arrival,prompt_len,output_len\n-1,3,2\n", r"d.csv:2: arrival"),
+             "e.jsonl": ("{not json\n", r"e.jsonl:1: not JSON"),
+             "f.jsonl": ("[1, 2]\n", r"f.jsonl:1: expected an object")}
+    for name, (text, message) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        spec = load_serving_spec(None, [("requests.arrival", "trace"),
+                                        ("requests.lengths", "trace"),
+                                        ("requests.trace", str(path))])
+        with pytest.raises(ConfigError, match=message):
+            list(request_stream(spec, 2048))
+    with pytest.raises(ConfigError, match="requests.trace: missing"):
+        load_serving_spec(None, [("requests.arrival", "trace")])
+    with pytest.raises(ConfigError, match="prompt_min: 9 is above prompt_max 3"):
+        load_serving_spec(None, [("requests.prompt_min", 9), ("requests.prompt_max", 3)])
+    spec = load_serving_spec(None, [("requests.arrival", "trace"),
+                                    ("requests.trace", str(tmp_path / "none.csv"))])
+    with pytest.raises(ConfigError, match="file not found"):
+        list(request_stream(spec, 2048))
+    uniform = load_serving_spec(None, [("requests.lengths", "uniform"),
+                                       ("requests.arrival", "uniform"),
+                                       ("requests.num_requests", 50)])
+    (chunk,) = list(request_stream(uniform, 2048))
+    assert chunk.prompt.min() >= 1 and chunk.prompt.max() <= 1024
+    assert np.allclose(np.diff(chunk.arrival), 1.0)

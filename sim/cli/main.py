@@ -150,6 +150,8 @@ def build_serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the report (metrics, series) as JSON")
     p.add_argument("--requests-csv", metavar="FILE",
                    help="stream one row per finished request into this CSV")
+    p.add_argument("--plot", metavar="DIR",
+                   help="write latency_cdf.png and occupancy.png into DIR")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     return p
 
@@ -284,6 +286,13 @@ def _serve(args) -> int:
     if args.json:
         report.to_json(args.json)
     written = [t for t in (args.json, args.requests_csv) if t]
+    if args.plot:
+        from sim.output.serving_plots import write_serving_plots
+        try:
+            written += write_serving_plots(report.to_dict(), args.plot)
+        except (OSError, ValueError) as exc:
+            raise SimError(f"--plot: cannot write into {show_path(args.plot)}: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
     if written and not args.quiet:
         print("\nwrote " + ", ".join(written))
     return 0

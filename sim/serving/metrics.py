@@ -57,6 +57,18 @@ class LogHistogram:
                 return min(max(centre, self.low), self.high)
         return self.high  # pragma: no cover - rank <= count
 
+    def cdf(self) -> tuple[list[float], list[float]]:
+        """The empirical CDF at the upper edge of each occupied bin (values, fractions)."""
+        xs, ps, seen = [], [], self.zeros
+        if self.zeros:
+            xs.append(0.0)
+            ps.append(self.zeros / self.count)
+        for b in sorted(self.bins):
+            seen += self.bins[b]
+            xs.append(min(BIN_RATIO ** (b + 1), self.high))
+            ps.append(seen / self.count)
+        return xs, ps
+
     def summary(self) -> dict:
         return {"mean": self.mean, "p50": self.percentile(50), "p90": self.percentile(90),
                 "p99": self.percentile(99), "max": self.high if self.count else math.nan}

@@ -43,13 +43,15 @@ class ServeReport:
     metrics: dict
     series: dict = field(repr=False, default_factory=dict)
     warnings: list = field(default_factory=list)
+    #: empirical CDFs of ``ttft_s``, ``tpot_s`` and ``e2e_s``: ``{"x": s, "p": fraction}``
+    distributions: dict = field(repr=False, default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"schema_version": SCHEMA_VERSION, "simulator_version": __version__,
                 "arch_name": self.arch_name, "kind": self.kind, "model": self.model,
                 "spec": self.spec, "kv_capacity_tokens": self.kv_capacity_tokens,
                 "simulations": self.simulations, "metrics": self.metrics, "series": self.series,
-                "warnings": self.warnings}
+                "distributions": self.distributions, "warnings": self.warnings}
 
     def to_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(_finite(self.to_dict()), indent=1) + "\n")
@@ -116,7 +118,9 @@ def serve(arch: Arch | str, model: str, spec: str | dict | None = None, override
     metrics = _metrics(totals, cost, limits.blocks, cfg)
     return ServeReport(arch.name, arch.kind, base.model.id, cfg.to_dict(), kv_tokens,
                        cost.simulations, time.perf_counter() - started, metrics,
-                       _series(totals, limits.blocks), list(base.warnings))
+                       _series(totals, limits.blocks), list(base.warnings),
+                       {name: dict(zip(("x", "p"), getattr(totals, name[:-2]).cdf()))
+                        for name in ("ttft_s", "tpot_s", "e2e_s")})
 
 
 SERVING_KEYS = ("requests.", "scheduler.", "slo.", "step_cost")

@@ -12,9 +12,11 @@ run of thousands of steps costs a few dozen simulations:
   depends on how the tokens spread over the requests (PIM channels each serving whole
   requests), the ratio of the longest request to the mean is a third axis, and a node's
   batch holds one request that long and the others even.
-- **prefill** of prompts ``p_1 .. p_n``: the non-attention ops at ``T = sum p_i`` tokens (linear
-  in ``T`` between nodes) plus each prompt's attention (interpolated in log-log between nodes,
-  exact for a power law). Both parts are simulations of the step's own ops, split by role.
+- **prefill** of prompts ``p_1 .. p_n``: the non-attention ops at ``T = sum p_i`` tokens over
+  ``n`` prompts (linear in ``T`` between nodes) plus the attention of each distinct prompt
+  length with its count of prompts (log-log between nodes, exact for a power law). Both parts
+  are simulations of the step's own ops, split by role, so per-op overheads count as often as
+  in the step.
 
 Grid nodes: every integer up to :data:`EXACT_BELOW`, then :data:`NODES_PER_OCTAVE` geometric
 nodes per doubling. ``benchmarks/serving_bench.py`` measures the error against ``exact`` on
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 from typing import Callable
 
 from sim.core.config import Config
@@ -36,7 +39,7 @@ from sim.workloads.model import Workload
 
 EXACT_BELOW = 16
 NODES_PER_OCTAVE = 4
-RATIO_NODES_PER_OCTAVE = 16
+RATIO_NODES_PER_OCTAVE = 8
 #: largest relative gap between an interval's midpoint and its interpolation that leaves the
 #: interval unsplit (prefill parts)
 TOLERANCE = 0.005
@@ -178,9 +181,10 @@ class StepCost:
         prompts = len(lens)  # the LM head runs on each prompt's last token
         total = self._adaptive(("prefill", "linear", prompts), sum(lens),
                                lambda n: self._part("linear", n, prompts), floor=prompts)
-        for p in lens:
-            total += self._adaptive(("prefill", "attention"), p,
-                                    lambda n: self._part("attention", n), log=True)
+        for p, count in sorted(Counter(lens).items()):  # one attention product per length
+            total += self._adaptive(("prefill", "attention", count), p,
+                                    lambda n, k=count: self._part("attention", n * k, k),
+                                    log=True)
         return total
 
     # ---- interpolation --------------------------------------------------------------------
@@ -222,12 +226,17 @@ class StepCost:
 
     def _spread_matters(self) -> bool:
         """Whether the family's decode cost depends on how the cached tokens spread over the
-        requests (PIM channels serving requests whole) or only on their sum (attention as
-        one product over the concatenated cache): one probe of four requests."""
+        requests (PIM channels serving requests whole) or, within :data:`TOLERANCE`, only on
+        their sum (attention over the concatenated cache; a GPU's flash-decoding splits move
+        it by 0.03 %): one probe of sixteen requests, even and with the longest four times the
+        mean (fewer tokens on a device too small for 4,096)."""
         if self._spread is None:
-            even = self.exact("decode", (64,) * 4)
-            uneven = self.exact("decode", (160, 32, 32, 32))
-            self._spread = abs(uneven.seconds - even.seconds) > 1e-9 * even.seconds
+            for context in (256, 64, 16):
+                if self._fits_decode(16, context):
+                    break
+            even = self.exact("decode", (context,) * 16)
+            uneven = self.exact("decode", representative(16, context, 4.0))
+            self._spread = abs(uneven.seconds - even.seconds) > TOLERANCE * even.seconds
         return self._spread
 
     def _fits_decode(self, requests: int, context: int) -> bool:
