@@ -266,12 +266,12 @@ class ServingEngine:
     def _leave(self, r: Request) -> None:
         """Take ``r`` out of the running set; its state is brought up to this step."""
         del self.running[r.id]
+        self._need[(r.joined - r.cached) % self.lim.block] -= 1  # as _join counted it
         cached = r.cached_at(self.step)
         r.generated += self.step - r.joined
         r.cached = cached
         r.energy += self.energy_per_request - r.energy_mark
         self.cached_total -= cached
-        self._need[(r.joined - (cached - (self.step - r.joined))) % self.lim.block] -= 1
         self.used_blocks -= -(-cached // self.lim.block)
         r.version += 1
 

@@ -141,13 +141,11 @@ def _split(overrides) -> tuple[list[tuple[str, object]], list[str]]:
 
 def _base_workload(arch: Arch, model: str, overrides) -> Workload:
     spec = f"{model}_decode" if model in available_models() else model
-    base = load_workload(spec, arch, [f"workload.{k}={v}" for k, v in overrides])
+    base = load_workload(spec, arch, [f"workload.{k}={v}" for k, v in overrides]
+                         + ["workload.phase=decode"])  # steps set their own phase and sizes
     if base.cfg.pipeline_parallel != 1:
         raise WorkloadError(f"workload.pipeline_parallel: {base.cfg.pipeline_parallel}; "
                             f"serving simulates one device; allowed: 1")
-    if base.cfg.phase != "decode":
-        base = load_workload(spec, arch, [f"workload.{k}={v}" for k, v in overrides]
-                             + ["workload.phase=decode"])
     return base
 
 
