@@ -40,6 +40,9 @@ NOT_RUN = {
                                       "runs the same comparison without --update",
     "simulate sweep SPEC --scheduler tcp://": "needs a running Dask cluster at that address",
     "pip install": "an install line: .ci/run installs the extras",
+    "python docs/serving/h200_compare.py --write-traces": "rewrites docs/serving/traces/ (bit for "
+                                                          "bit; tests/test_serving_h200.py reads "
+                                                          "them)",
     "python benchmarks/serving_bench.py": "minutes per family (10,000 requests each, or exact "
                                           "step simulations); its figures are in docs/serving.md",
 }

@@ -434,3 +434,55 @@ def test_trace_files_are_read_and_checked(tmp_path):
     (chunk,) = list(request_stream(uniform, 2048))
     assert chunk.prompt.min() >= 1 and chunk.prompt.max() <= 1024
     assert np.allclose(np.diff(chunk.arrival), 1.0)
+
+
+def test_host_launch_and_overhead_closed_form():
+    """An eager prefill step lasts the longer of the device time and the host's issue time,
+    plus the per-step overhead; decode steps add the overhead only."""
+    rows = []
+    _engine_run(["requests.arrival=burst", "requests.num_requests=2", "requests.lengths=fixed",
+                 "requests.prompt_len=10", "requests.output_len=3",
+                 "scheduler.step_overhead=0.1 ms", "scheduler.prefill_launch=5 ms",
+                 "scheduler.prefill_launch_per_prompt=1 ms"], rows.append)
+    first = max(1e-3 + 1e-5 * 20, 5e-3 + 2 * 1e-3) + 1e-4
+    decode = [2e-3 + 2e-6 + 1e-8 * 2 * (10 + j) + 1e-4 for j in range(2)]
+    assert [r["first_token_s"] for r in rows] == [first, first]
+    assert [r["finish_s"] for r in rows] == [pytest.approx(first + sum(decode), rel=1e-12)] * 2
+    rows = []  # a launch shorter than the device's time hides behind it
+    _engine_run(["requests.arrival=burst", "requests.num_requests=2", "requests.lengths=fixed",
+                 "requests.prompt_len=10", "requests.output_len=3",
+                 "scheduler.prefill_launch=0.1 ms"], rows.append)
+    assert rows[0]["first_token_s"] == 1e-3 + 1e-5 * 20
+
+
+def test_host_launch_jitter_is_seeded_and_spreads():
+    def prefill_ends(seed, sigma):
+        rows = []
+        _engine_run(["requests.arrival=uniform", "requests.rate=5", "requests.num_requests=200",
+                     "requests.lengths=fixed", "requests.prompt_len=10",
+                     "requests.output_len=1", f"requests.seed={seed}",
+                     "scheduler.prefill_launch=20 ms", f"scheduler.prefill_launch_sigma={sigma}"],
+                    rows.append)
+        return np.array([r["ttft_s"] for r in rows])
+    steady = prefill_ends(0, 0)
+    assert np.allclose(steady, 20e-3)  # one prompt per step, nothing queued
+    a, b = prefill_ends(0, 0.3), prefill_ends(0, 0.3)
+    assert np.array_equal(a, b)  # deterministic
+    assert not np.array_equal(a, prefill_ends(1, 0.3))
+    logs = np.log(a / 20e-3)
+    assert abs(logs.mean()) < 0.1 and logs.std() == pytest.approx(0.3, rel=0.2)
+
+
+@pytest.mark.jit_heavy
+def test_decode_attention_bandwidth_bounds_the_kernel():
+    """attention.decode_bandwidth caps the KV stream of decode attention: null leaves the step
+    as the DRAM prices it; a cap makes a KV-heavy step at least KV bytes / cap long."""
+    arch = load_arch("h200")
+    base = load_workload("llama7b_decode", arch)
+    step = step_workload(base, "decode", (2000,) * 32)
+    free = simulate(arch, step)
+    capped = simulate(load_arch("h200", [("attention.decode_bandwidth", 1e12)]), step)
+    kv = 2 * 32 * 2001 * 4096 * 2 * 32  # K and V, 32 requests, 32 layers, bf16
+    assert free.seconds < kv / 1e12 <= capped.seconds
+    assert simulate(load_arch("h200", [("attention.decode_bandwidth", 1e15)]), step).seconds \
+        == free.seconds

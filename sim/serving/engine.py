@@ -21,6 +21,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from sim.core.errors import WorkloadError
 from sim.serving.metrics import LogHistogram, TimeSeries
 from sim.serving.requests import NS, Chunk
@@ -61,7 +63,11 @@ class Limits:
     blocks: int | None  # KV pages the device holds; None: unbounded
     preemption: str
     swap_s_per_token: float  # host-link seconds to move one token's KV one way
-    overhead_s: float
+    overhead_s: float  # host seconds added to every step
+    prefill_launch_s: float = 0.0  # host seconds to issue a prefill step: fixed part
+    prefill_launch_per_prompt_s: float = 0.0  # ... and per prompt
+    prefill_launch_sigma: float = 0.0  # log-normal spread of the launch time, step to step
+    seed: int = 0  # of the launch-time draws
 
 
 @dataclass
@@ -113,6 +119,9 @@ class ServingEngine:
         self._longest: list[tuple[int, int, int]] = []  # (joined - cached, id, version)
         self._need = [0] * limits.block  # running requests needing a page, by step % block
         self.totals = Totals()
+        # host launch jitter: its own stream, so arrivals and lengths do not depend on it
+        self._jitter = np.random.default_rng([limits.seed, 0x5EED]) \
+            if limits.prefill_launch_sigma > 0 else None
 
     # ---- the loop -------------------------------------------------------------------------
     def run(self, chunks) -> Totals:
@@ -194,7 +203,7 @@ class ServingEngine:
         cost = self.cost.prefill(lens)
         if self.on_step is not None:
             self.on_step("prefill", lens, cost)
-        self._advance(cost)
+        self._advance(cost, self._prefill_launch_s(len(batch)))
         total = self.totals
         total.prefill_steps += 1
         total.prompt_tokens += tokens
@@ -324,9 +333,20 @@ class ServingEngine:
     def _free_blocks(self) -> int | None:
         return None if self.lim.blocks is None else self.lim.blocks - self.used_blocks
 
-    def _advance(self, cost: Cost) -> None:
-        self.t += cost.seconds + self.lim.overhead_s
-        self.totals.busy_s += cost.seconds + self.lim.overhead_s
+    def _prefill_launch_s(self, prompts: int) -> float:
+        """Host seconds to issue a prefill step of ``prompts`` prompts (a seeded draw where the
+        launch time spreads)."""
+        lim = self.lim
+        launch = lim.prefill_launch_s + lim.prefill_launch_per_prompt_s * prompts
+        if self._jitter is not None and launch > 0:
+            launch *= math.exp(lim.prefill_launch_sigma * self._jitter.standard_normal())
+        return launch
+
+    def _advance(self, cost: Cost, launch_s: float = 0.0) -> None:
+        """The clock moves by the step: the device's time, or the host's time to issue the
+        step's kernels where that is longer, plus the host's per-step overhead (s)."""
+        self.t += max(cost.seconds, launch_s) + self.lim.overhead_s
+        self.totals.busy_s += cost.seconds  # the host's share: the device idles (static power)
         self.totals.step_energy_j += cost.joules
 
     def _record(self) -> None:
@@ -366,4 +386,6 @@ def limits_from(spec, kv_tokens: int | None, kv_bytes_per_token: float, longest_
     return Limits(max_batch=s.max_batch, max_tokens=s.max_tokens or longest_default,
                   block=s.block_size, blocks=blocks, preemption=s.preemption,
                   swap_s_per_token=kv_bytes_per_token / s.swap_bandwidth,
-                  overhead_s=s.step_overhead * NS)
+                  overhead_s=s.step_overhead * NS, prefill_launch_s=s.prefill_launch * NS,
+                  prefill_launch_per_prompt_s=s.prefill_launch_per_prompt * NS,
+                  prefill_launch_sigma=s.prefill_launch_sigma, seed=spec.requests.seed)

@@ -179,7 +179,7 @@ def kv_capacity_tokens(cost: StepCost, cfg: Config) -> int | None:
 
 def _metrics(t: Totals, cost: StepCost, blocks: int | None, cfg: Config) -> dict:
     duration = t.last_finish - t.first_arrival
-    idle_s = max(0.0, duration - t.busy_s)  # the device waited for requests
+    idle_s = max(0.0, duration - t.busy_s)  # the device waited for requests or the host
     idle_j = (cost.static_w or 0.0) * idle_s
     energy = t.step_energy_j + idle_j
     per_s = (lambda x: x / duration) if duration > 0 else (lambda x: math.nan)

@@ -79,8 +79,19 @@ SERVING_SCHEMA = Section("A serving run", {
                                 source="PCIe 5.0 x16: 32 GT/s x 16 lanes, 128b/130b "
                                 "(PCI-SIG base specification 5.0)"),
         "step_overhead": Field("time", 0, "Host time per step outside the device (scheduler, "
-                               "sampling, launch); measure it for the serving stack modelled",
-                               minimum=0),
+                               "input copies, sampling, sync); measure it for the serving stack "
+                               "modelled", minimum=0),
+        "prefill_launch": Field("time", 0, "Host time to issue an eager (not graph-captured) "
+                                "prefill step's kernels; the step takes the longer of this and "
+                                "the device time (0: launches hide behind the device)",
+                                minimum=0),
+        "prefill_launch_per_prompt": Field("time", 0, "Host issue time added per prompt of a "
+                                           "prefill step (one attention launch per prompt and "
+                                           "layer)", minimum=0),
+        "prefill_launch_sigma": Field("float", 0.0, "Spread of the host's issue time from "
+                                      "step to step: each prefill step's launch time is the "
+                                      "keys above times exp(sigma z), z standard normal "
+                                      "(seeded by requests.seed); 0: constant", minimum=0),
     }),
     "slo": Section("The latency objective goodput counts against", {
         "ttft": Field("time", 1e9, "Time to first token a request must meet", positive=True),

@@ -100,6 +100,11 @@ ATTENTION = Section("Fused attention kernels", {
     "efficiency": Field("float", 0.59, "Fraction of the tensor peak the attention MMAs sustain "
                         "(softmax and rescaling between them)", positive=True, maximum=1.0,
                         source="calibrated: docs/gpu/calibrate.py"),
+    "decode_bandwidth": Field("bandwidth", None, "KV bytes per second a decode-attention "
+                              "kernel streams when every slot is busy, where the kernel (not "
+                              "the DRAM) is the limit; null: the DRAM's sustained rate (the "
+                              "measured cuDNN flash-decoding kernels reach it)", positive=True,
+                              nullable=True),
 })
 
 #: where the calibrated energy constants come from
@@ -347,10 +352,15 @@ class Gpu(Family):
                 extra = (0, 0, max(1, -(-partial // 4 // lanes))
                          + math.ceil(partial / ctx.l2_per_cycle))
             executed = 0
+            per_slot = self._decode_bytes_per_cycle(ctx)
             for n_keys in lens:
                 chunk = -(-n_keys // splits)
                 macs = 2 * max(op.group, MMA_ROWS) * chunk * op.head_dim
-                work += [trip + max(1, math.ceil(macs / rate))] * (heads * splits)
+                cycles = max(1, math.ceil(macs / rate))
+                if per_slot:  # the kernel's own streaming rate bounds each CTA
+                    kv = 2 * chunk * op.head_dim * op.kv_bits // 8
+                    cycles = max(cycles, math.ceil(kv / per_slot))
+                work += [trip + cycles] * (heads * splits)
                 executed += macs * heads * splits
             what = f"{len(work)} CTAs (flash-decoding, {splits} key splits)"
         else:  # prefill: one CTA per query block of each query head, heavy (late) blocks first
@@ -378,6 +388,13 @@ class Gpu(Family):
                                   "cuda_cores": softmax * ctx.cfg.energy.pj_per_cuda_op}, extra)
         plan.macs, plan.executed_macs, plan.vector_ops = op.macs, executed, softmax
         return plan
+
+    @staticmethod
+    def _decode_bytes_per_cycle(ctx: Ctx) -> float:
+        """KV bytes one CTA slot streams per cycle under ``attention.decode_bandwidth`` (0:
+        no bound beyond the DRAM's)."""
+        bw = ctx.cfg.attention.decode_bandwidth
+        return bw / ctx.cfg.tech.frequency / ctx.slots if bw else 0.0
 
     def _plan_elementwise(self, ctx: Ctx, op: Elementwise) -> OpPlan:
         sm = ctx.cfg.sm
