@@ -212,7 +212,10 @@ def test_serve_command(tmp_path, capsys):
     out, rows = tmp_path / "s.json", tmp_path / "r.csv"
     assert main(["serve", "--arch", "lut_tc", "--model", "llama7b", "--num-requests", "30",
                  "--set", "requests.rate=10", "--json", str(out),
-                 "--requests-csv", str(rows), "--plot", str(tmp_path / "plots")]) == 0
+                 "--requests-csv", str(rows), "--plot", str(tmp_path / "plots"),
+                 "--trace-events", str(tmp_path / "t.json")]) == 0
+    trace = json.loads((tmp_path / "t.json").read_text())["traceEvents"]
+    assert sum(e["ph"] == "b" and e["name"].startswith("request") for e in trace) == 30
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == \
         ["latency_cdf.png", "occupancy.png"]
     printed = capsys.readouterr().out
@@ -253,10 +256,10 @@ class _LinearCost:
         return Cost(t, t)
 
 
-def _engine_run(overrides, sink=None):
+def _engine_run(overrides, sink=None, on_span=None):
     spec = load_serving_spec(None, [parse_override(o) for o in overrides])
     limits = limits_from(spec, spec.scheduler.kv_capacity, 1024.0, 2048)
-    engine = ServingEngine(_LinearCost(), limits, 1.0, 0.05, sink)
+    engine = ServingEngine(_LinearCost(), limits, 1.0, 0.05, sink, on_span=on_span)
     return engine.run(request_stream(spec, 2048)), spec
 
 
@@ -486,3 +489,37 @@ def test_decode_attention_bandwidth_bounds_the_kernel():
     assert free.seconds < kv / 1e12 <= capped.seconds
     assert simulate(load_arch("h200", [("attention.decode_bandwidth", 1e15)]), step).seconds \
         == free.seconds
+
+
+def test_serving_trace_has_every_step_and_request(tmp_path):
+    """The Perfetto trace: steps back to back on the device track (each as long as the clock
+    moved), one span per request from arrival to finish, split at its first token."""
+    from sim.output.perfetto import ServingTraceWriter
+    path = tmp_path / "trace.json"
+    rows = []
+    with ServingTraceWriter(path, "test") as trace:
+        def sink(row):
+            rows.append(row)
+            trace.request(row)
+        totals, _ = _engine_run(["requests.num_requests=60", "requests.rate=50",
+                                 "scheduler.step_overhead=0.1 ms"], sink, trace.step)
+    events = json.loads(path.read_text())["traceEvents"]
+    steps = [e for e in events if e["ph"] == "X"]
+    assert len(steps) == totals.prefill_steps + totals.decode_steps
+    assert sum(e["name"] == "prefill" for e in steps) == totals.prefill_steps
+    ends = [e["ts"] + e["dur"] for e in steps]
+    assert all(b["ts"] >= a - 1e-6 for a, b in zip(ends, steps[1:]))  # in order, no overlap
+    assert max(ends) == pytest.approx(totals.last_finish * 1e6)
+    spans = {}
+    for e in events:
+        if e["ph"] in "be" and e["name"].startswith("request"):
+            spans.setdefault(e["id"], []).append(e["ts"])
+    assert sorted(spans) == list(range(60))
+    by_id = {r["id"]: r for r in rows}
+    for rid, (start, end) in spans.items():
+        assert start == pytest.approx(by_id[rid]["arrival_s"] * 1e6)
+        assert end == pytest.approx(by_id[rid]["finish_s"] * 1e6)
+    parts = [e for e in events if e["ph"] == "b" and not e["name"].startswith("request")]
+    assert len(parts) == 120
+    with ServingTraceWriter(None) as nothing:  # no path: writes nothing
+        nothing.step("decode", 0.0, 1.0, 1, 1)

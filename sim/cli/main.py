@@ -152,6 +152,9 @@ def build_serve_parser() -> argparse.ArgumentParser:
                    help="stream one row per finished request into this CSV")
     p.add_argument("--plot", metavar="DIR",
                    help="write latency_cdf.png and occupancy.png into DIR")
+    p.add_argument("--trace-events", metavar="FILE",
+                   help="stream a Perfetto / Chrome trace: the steps on a device track, each "
+                        "request as a span (queued + prefill, decoding)")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     return p
 
@@ -268,6 +271,7 @@ def _sweep(args) -> int:
 
 
 def _serve(args) -> int:
+    from sim.output.perfetto import ServingTraceWriter
     from sim.serving import serve
     from sim.serving.rows import RowWriter
     overrides = list(args.overrides)
@@ -275,17 +279,23 @@ def _serve(args) -> int:
         overrides.append(f"requests.num_requests={args.num_requests}")
     if args.duration is not None:
         overrides.append(f"requests.duration={args.duration}")
-    for flag, target in (("--json", args.json), ("--requests-csv", args.requests_csv)):
+    for flag, target in (("--json", args.json), ("--requests-csv", args.requests_csv),
+                         ("--trace-events", args.trace_events)):
         if target and not is_dir(Path(target).parent):
             raise SimError(f"{flag}: directory {show_path(Path(target).parent)} does not exist")
-    with RowWriter(args.requests_csv) as rows:
+    with RowWriter(args.requests_csv) as rows, ServingTraceWriter(args.trace_events) as trace:
+        def sink(row):
+            rows.write(row)
+            trace.request(row)
+        wanted = args.requests_csv or args.trace_events
         report = serve(args.arch, args.model, args.requests, overrides,
-                       sink=rows.write if args.requests_csv else None)
+                       sink=sink if wanted else None,
+                       on_span=trace.step if args.trace_events else None)
     if not args.quiet:
         print(report.summary())
     if args.json:
         report.to_json(args.json)
-    written = [t for t in (args.json, args.requests_csv) if t]
+    written = [t for t in (args.json, args.requests_csv, args.trace_events) if t]
     if args.plot:
         from sim.output.serving_plots import write_serving_plots
         try:

@@ -1,7 +1,9 @@
-"""Chrome / Perfetto trace of unit occupancy (open in https://ui.perfetto.dev or chrome://tracing).
+"""Chrome / Perfetto traces (open in https://ui.perfetto.dev or chrome://tracing).
 
-One complete event ("ph": "X") per tile group on each unit, named after its op; timestamps are
-microseconds of simulated time. Ops are also emitted on a per-op track so gaps are visible.
+A simulation: one complete event ("ph": "X") per tile group on each unit, named after its op;
+timestamps are microseconds of simulated time. Ops are also emitted on a per-op track so gaps
+are visible. A serving run (:class:`ServingTraceWriter`): its steps on one track, and each
+request as an async span from arrival to finish with a queued and a decoding part.
 """
 
 from __future__ import annotations
@@ -36,3 +38,56 @@ def trace_events(report) -> dict:
 
 def write_trace(report, path: str | Path) -> None:
     Path(path).write_text(json.dumps(trace_events(report), separators=(",", ":")), encoding="utf-8")
+
+
+class ServingTraceWriter:
+    """Streams a serving run's trace to ``path`` as the run goes (memory stays flat): use as a
+    context manager, pass :meth:`step` as ``serve(on_span=...)`` and :meth:`request` as its
+    ``sink``. With no path it writes nothing."""
+
+    def __init__(self, path: str | Path | None, name: str = "serving"):
+        self.path = path
+        self.name = name
+        self._fh = None
+        self._first = True
+
+    def __enter__(self) -> "ServingTraceWriter":
+        if self.path:
+            self._fh = open(self.path, "w", encoding="utf-8")
+            self._fh.write('{"displayTimeUnit":"ns","traceEvents":[\n')
+            for pid, label in ((1, f"{self.name}: steps"), (2, f"{self.name}: requests")):
+                self._emit({"name": "process_name", "ph": "M", "pid": pid,
+                            "args": {"name": label}})
+            self._emit({"name": "thread_name", "ph": "M", "pid": 1, "tid": 1,
+                        "args": {"name": "device"}})
+        return self
+
+    def _emit(self, event: dict) -> None:
+        if self._fh is not None:
+            self._fh.write(("" if self._first else ",\n")
+                           + json.dumps(event, separators=(",", ":")))
+            self._first = False
+
+    def step(self, phase: str, start_s: float, end_s: float, requests: int, tokens: int) -> None:
+        """One scheduler step on the device track (times in s)."""
+        self._emit({"name": phase, "ph": "X", "pid": 1, "tid": 1, "ts": start_s * 1e6,
+                    "dur": (end_s - start_s) * 1e6,
+                    "args": {"requests": requests, "tokens": tokens}})
+
+    def request(self, row: dict) -> None:
+        """A finished request (a row of ``sim.serving.rows.COLUMNS``): its span and parts."""
+        rid, arrival = row["id"], row["arrival_s"] * 1e6
+        first, finish = row["first_token_s"] * 1e6, row["finish_s"] * 1e6
+        common = {"cat": "request", "pid": 2, "id": rid}
+        self._emit({"name": f"request {rid}", "ph": "b", "ts": arrival, **common,
+                    "args": {k: row[k] for k in ("prompt_tokens", "output_tokens", "ttft_s",
+                                                 "tpot_s", "energy_j", "preemptions")}})
+        for name, a, b in (("queued + prefill", arrival, first), ("decoding", first, finish)):
+            self._emit({"name": name, "ph": "b", "ts": a, **common})
+            self._emit({"name": name, "ph": "e", "ts": b, **common})
+        self._emit({"name": f"request {rid}", "ph": "e", "ts": finish, **common})
+
+    def __exit__(self, *exc) -> None:
+        if self._fh is not None:
+            self._fh.write("\n]}\n")
+            self._fh.close()

@@ -100,9 +100,10 @@ class ServingEngine:
     ``on_step(phase, lens, cost)`` each step (its requests' lengths cost O(batch) to list)."""
 
     def __init__(self, cost: StepCost, limits: Limits, slo_ttft_s: float, slo_tpot_s: float,
-                 sink=None, on_step=None):
+                 sink=None, on_step=None, on_span=None):
         self.cost = cost
         self.on_step = on_step
+        self.on_span = on_span  # (phase, start s, end s, requests, tokens) of each step
         self.lim = limits
         self.slo = (slo_ttft_s, slo_tpot_s)
         self.sink = sink
@@ -203,7 +204,10 @@ class ServingEngine:
         cost = self.cost.prefill(lens)
         if self.on_step is not None:
             self.on_step("prefill", lens, cost)
+        start = self.t
         self._advance(cost, self._prefill_launch_s(len(batch)))
+        if self.on_span is not None:
+            self.on_span("prefill", start, self.t, len(batch), tokens)
         total = self.totals
         total.prefill_steps += 1
         total.prompt_tokens += tokens
@@ -241,7 +245,10 @@ class ServingEngine:
         if self.on_step is not None:
             self.on_step("decode", self._lens(), cost)
         swap = Cost(swap_tokens * lim.swap_s_per_token, 0.0)
+        start = self.t
         self._advance(cost + swap)
+        if self.on_span is not None:
+            self.on_span("decode", start, self.t, d, k + d)
         self.totals.swap_s += swap.seconds
         self.totals.decode_steps += 1
         self.energy_per_request += cost.joules / d

@@ -87,7 +87,7 @@ class ServeReport:
 
 
 def serve(arch: Arch | str, model: str, spec: str | dict | None = None, overrides=(),
-          sink=None, on_step=None) -> ServeReport:
+          sink=None, on_step=None, on_span=None) -> ServeReport:
     """Serve the requests of ``spec`` (a YAML path, a mapping or None for the defaults) with
     ``model`` (a model id, a named workload or a workload YAML: its precisions and tensor
     parallelism apply) on ``arch`` (a path, a bundled name or an :class:`Arch`).
@@ -96,7 +96,8 @@ def serve(arch: Arch | str, model: str, spec: str | dict | None = None, override
     ``step_cost`` set the serving spec, ``workload.*`` the model's workload, anything else the
     arch. ``sink(row)`` receives each finished request's row (dict) as it finishes;
     ``on_step(phase, lens, cost)`` each step the scheduler formed (for validation: listing a
-    step's lengths costs O(batch)).
+    step's lengths costs O(batch)); ``on_span(phase, start_s, end_s, requests, tokens)`` each
+    step's place in time (tokens: prompt tokens of a prefill, cached tokens a decode attends).
     """
     started = time.perf_counter()
     serving, rest = _split(overrides)
@@ -110,7 +111,8 @@ def serve(arch: Arch | str, model: str, spec: str | dict | None = None, override
     cost = StepCost(arch, base, cfg.step_cost)
     kv_tokens = kv_capacity_tokens(cost, cfg)
     limits = limits_from(cfg, kv_tokens, kv_bytes_per_token(base), DEFAULT_MAX_TOKENS)
-    engine = ServingEngine(cost, limits, cfg.slo.ttft * NS, cfg.slo.tpot * NS, sink, on_step)
+    engine = ServingEngine(cost, limits, cfg.slo.ttft * NS, cfg.slo.tpot * NS, sink, on_step,
+                           on_span)
     totals = engine.run(request_stream(cfg, base.model.max_positions))
     if totals.requests == 0:
         raise WorkloadError("requests: no request arrived (num_requests, duration or the "
