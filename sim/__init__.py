@@ -17,10 +17,11 @@ from sim.core.errors import ConfigError, SimError, WorkloadError
 from sim.core.report import Report
 from sim.simulation.simulate import load_workload, simulate
 from sim.sweeps.spec import load_sweep
-from sim.sweeps.runner import SweepResult, load_results, sweep
+from sim.sweeps.runner import SweepResult, load_results, max_rate_under_slo, sweep
 from sim.sweeps.dse import pareto_front
 from sim.serving import ServeReport, serve
 
 __all__ = ["Arch", "load_arch", "load_workload", "simulate", "Report", "ConfigError",
            "sweep", "load_sweep", "SweepResult", "load_results", "pareto_front",
-           "WorkloadError", "SimError", "serve", "ServeReport", "__version__"]
+           "WorkloadError", "SimError", "serve", "ServeReport", "max_rate_under_slo",
+           "__version__"]

@@ -523,3 +523,48 @@ def test_serving_trace_has_every_step_and_request(tmp_path):
     assert len(parts) == 120
     with ServingTraceWriter(None) as nothing:  # no path: writes nothing
         nothing.step("decode", 0.0, 1.0, 1, 1)
+
+
+def test_serving_sweep_points_and_max_rate():
+    """A serve: section makes serving keys axes of their own; the helper picks the highest
+    rate meeting the SLO per design."""
+    from sim.sweeps.runner import check_axis_keys, max_rate_under_slo, resolve_points
+    from sim.sweeps.spec import load_sweep
+    from sim.core.errors import SweepError
+    spec = load_sweep({"arch": "h100", "workload": "llama7b", "serve": {"slo": {"ttft": "1 s"}},
+                       "grid": {"requests.rate": [1, 2], "sm.count": [66, 132]}})
+    points = spec.points()
+    assert [p.serving_overrides for p in points][:2] == [(("requests.rate", 1),)] * 2
+    assert points[1].arch_overrides == (("sm.count", 132),)
+    check_axis_keys(spec, points)
+    resolved, dropped = resolve_points(spec, points)
+    tasks = [t for _, t, _ in resolved]
+    assert not dropped and len({t.key for t in tasks}) == 4
+    assert tasks[0].serving["requests"]["rate"] == 1 and tasks[0].serving["slo"]["ttft"] == 1e9
+    bad = load_sweep({"arch": "h100", "workload": "llama7b", "serve": {},
+                      "grid": {"requests.rat": [1]}})
+    with pytest.raises(SweepError, match="unknown serving key 'requests.rat'"):
+        check_axis_keys(bad, bad.points())
+    rows = [{"sm.count": c, "requests.rate": r, "status": "ok", "slo_attainment": a,
+             "goodput_rps": r * a, "energy_per_request_j": 1.0}
+            for c, r, a in ((66, 1, 1.0), (66, 2, 0.5), (132, 1, 1.0), (132, 2, 0.95),
+                            (132, 4, 0.2))] + [{"sm.count": 32, "requests.rate": 1,
+                                                "status": "ok", "slo_attainment": 0.1}]
+    best = max_rate_under_slo(rows, axes=["sm.count", "requests.rate"])
+    assert [(b["sm.count"], b["max_rate"]) for b in best] == [(66, 1), (132, 2), (32, None)]
+    with pytest.raises(SweepError, match="no 'requests.rate' column"):
+        max_rate_under_slo([{"x": 1}])
+
+
+@pytest.mark.jit_heavy
+def test_serving_sweep_runs_serve_per_point(tmp_path):
+    from sim import max_rate_under_slo, sweep
+    result = sweep({"arch": "h100", "workload": "llama7b",
+                    "serve": {"requests": {"num_requests": 20}},
+                    "grid": {"requests.rate": [2, 4]}}, out=tmp_path, workers=1,
+                   progress=False)
+    assert [r["status"] for r in result.rows] == ["ok", "ok"]
+    assert all(r["requests"] == 20 and r["ttft_s.p90"] > 0 for r in result.rows)
+    direct = serve("h100", "llama7b", {"requests": {"num_requests": 20, "rate": 4}})
+    assert result.rows[1]["ttft_s.p90"] == direct.metrics["ttft_s"]["p90"]
+    assert max_rate_under_slo(result)[0]["max_rate"] == 4

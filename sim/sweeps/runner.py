@@ -54,6 +54,8 @@ class Task:
     workload_config: dict   # resolved workload config (precisions filled)
     workload_name: str
     full_report: bool = False  # also return the whole report (the --json document)
+    serving: dict | None = None  # a serving point: the validated serving spec (canonical units)
+    workload_overrides: tuple = ()  # a serving point: workload.* overrides of the model
 
 
 @dataclass
@@ -136,8 +138,11 @@ def check_axis_keys(spec: SweepSpec, points: list[Point]) -> None:
     from sim.simulation.arch import load_arch
     from sim.core.config.schema import did_you_mean
     from sim.workloads.model import WORKLOAD_SCHEMA
+    from sim.serving.spec import SERVING_SCHEMA
+    from sim.sweeps.spec import is_serving_key
     label = spec.file or "<sweep>"
     work_keys = {p for p, _ in WORKLOAD_SCHEMA.walk()}
+    serve_keys = {p for p, _ in SERVING_SCHEMA.walk()}
     schemas = {}
     for arch in dict.fromkeys(p.arch for p in points):
         try:
@@ -147,6 +152,11 @@ def check_axis_keys(spec: SweepSpec, points: list[Point]) -> None:
         schemas[family.kind] = {p for p, _ in family.schema.walk()}
     for key, origin in spec.origins.items():
         if key in ("arch", "workload"):
+            continue
+        if spec.serve is not None and is_serving_key(key):
+            if key not in serve_keys:
+                raise SweepError(f"{label}: {origin}: unknown serving key {key!r}"
+                                 f"{did_you_mean(key, serve_keys)}")
             continue
         if key.startswith("workload."):
             known, what = work_keys, "workload"
@@ -176,6 +186,9 @@ def resolve_points(spec: SweepSpec, points: list[Point]):
             if arch_id not in arch_cache:
                 arch_cache[arch_id] = load_arch(point.arch, list(point.arch_overrides))
             arch = arch_cache[arch_id]
+            if spec.serve is not None:
+                resolved.append(_serving_point(spec, point, arch))
+                continue
             native = arch.family.native_bits(arch.cfg)
             work_id = (point.workload, _freeze(point.workload_overrides), _freeze(native.items()))
             if work_id not in work_cache and is_trace(point.workload):
@@ -200,6 +213,21 @@ def resolve_points(spec: SweepSpec, points: list[Point]):
         key = point_key(arch.resolved(), work_cfg, __version__)
         resolved.append((point, Task(key, arch.resolved(), str(arch.file), work_cfg, work_name), None))
     return resolved, dropped
+
+
+def _serving_point(spec: SweepSpec, point: Point, arch):
+    """``(point, task, None)`` of a serving sweep's point: the serving spec validated with the
+    point's serving overrides (a bad value is a SimError naming the key)."""
+    from sim.core.version import __version__
+    from sim.serving.spec import load_serving_spec
+    cfg = load_serving_spec(spec.serve, point.serving_overrides, spec.file).to_dict()
+    trace = cfg["requests"].get("trace")
+    if trace and not Path(trace).is_absolute():  # a trace file beside the sweep spec
+        cfg["requests"]["trace"] = spec.resolve_path(trace)
+    work = {"model": point.workload, "overrides": [list(kv) for kv in point.workload_overrides]}
+    key = point_key(arch.resolved(), {"serve": cfg, **work}, __version__)
+    return point, Task(key, arch.resolved(), str(arch.file), work, point.workload,
+                       serving=cfg, workload_overrides=point.workload_overrides), None
 
 
 def point_key(arch_config: dict, workload_config: dict, version: str) -> str:
@@ -232,8 +260,12 @@ def run_task(task: Task) -> dict:
     record = {"key": task.key}
     try:
         arch = dataclasses.replace(load_arch(task.arch_config), file=task.arch_label)
-        report = simulate(arch, _workload(task))
-        record.update(status="ok", **report_metrics(report))
+        if task.serving is not None:
+            report = _serve(arch, task)
+            record.update(status="ok", **serving_metrics(report))
+        else:
+            report = simulate(arch, _workload(task))
+            record.update(status="ok", **report_metrics(report))
         if task.full_report:
             record["report"] = json.dumps(report.to_dict(), indent=1) + "\n"
     except SimError as exc:
@@ -243,6 +275,26 @@ def run_task(task: Task) -> dict:
                       traceback=traceback.format_exc())
     record["sim_wall_s"] = round(time.perf_counter() - started, 4)
     return record
+
+
+def _serve(arch, task: Task):
+    from sim.serving import serve
+    over = [f"workload.{k}={v}" for k, v in task.workload_overrides]
+    return serve(arch, task.workload_name, task.serving, over)
+
+
+def serving_metrics(report) -> dict:
+    """The flat view of a serving report a sweep keeps: scalar metrics, and each latency's
+    mean / p50 / p90 / p99 as ``ttft_s.p90``-style columns."""
+    row = {"arch_name": report.arch_name, "kind": report.kind,
+           "kv_capacity_tokens": report.kv_capacity_tokens}
+    for name, value in report.metrics.items():
+        if isinstance(value, dict):
+            row.update({f"{name}.{q}": value[q] for q in ("mean", "p50", "p90", "p99")
+                        if q in value})
+        elif isinstance(value, (int, float)) or value is None:
+            row[name] = value
+    return row
 
 
 def _workload(task: Task):
@@ -282,6 +334,38 @@ def report_metrics(report) -> dict:
             if isinstance(v, (int, float, str, bool)) or v is None:
                 row[f"extras.{key}{'.' + sub if sub else ''}"] = v
     return row
+
+
+def max_rate_under_slo(result, attainment: float = 0.9, rate: str = "requests.rate",
+                       axes: list[str] | None = None) -> list[dict]:
+    """The highest arrival rate that meets the SLO on each design of a serving sweep.
+
+    ``result``: a :class:`SweepResult` (its spec names the axes) or a list of rows (then name
+    the design ``axes``). A design is one combination of the axes other than ``rate``; its
+    answer is the largest rate whose run met the SLO (``slo_attainment``: the share of requests
+    within TTFT and TPOT) for at least ``attainment`` of its requests, or None where none did.
+    One dict per design, in the order designs first appear: the design's axis values,
+    ``max_rate``, and that run's ``goodput_rps``, ``slo_attainment`` and
+    ``energy_per_request_j``.
+    """
+    rows = result.rows if isinstance(result, SweepResult) else list(result)
+    if axes is None:
+        axes = result.spec.axis_keys if isinstance(result, SweepResult) else []
+    axes = [k for k in axes if k != rate]
+    if not rows or rate not in rows[0]:
+        raise SweepError(f"max_rate_under_slo: the rows have no {rate!r} column; sweep it "
+                         f"(grid: {{{rate}: [...]}})")
+    best: dict = {}
+    for row in rows:
+        design = tuple((k, row.get(k)) for k in axes)
+        ok = row.get("status") == "ok" and (row.get("slo_attainment") or 0.0) >= attainment
+        held = best.setdefault(design, None)
+        if ok and (held is None or row[rate] > held[rate]):
+            best[design] = row
+    keep = ("goodput_rps", "slo_attainment", "energy_per_request_j")
+    return [{**dict(design), "max_rate": row[rate] if row else None,
+             **{k: row.get(k) if row else None for k in keep}}
+            for design, row in best.items()]
 
 
 # ---- executors ----------------------------------------------------------------------------

@@ -24,7 +24,14 @@ A spec (YAML file or dict) names a base ``arch`` and ``workload`` and the axes t
     pareto: {tokens_per_second: max, area_mm2: min}
 
 Keys starting with ``workload.`` override the workload, the rest the arch (``arch.`` may prefix
-them too). ``arch`` and ``workload`` can themselves be axes (a list of configs / workloads).
+them too). A ``serve:`` section (a serving spec, a path or a mapping; ``{}`` takes the defaults)
+makes every point a serving run (``simulate serve``): ``workload`` then names the model, and keys
+under ``requests.``, ``scheduler.`` and ``slo.`` (and ``step_cost``) are serving axes::
+
+    serve: {requests: {num_requests: 500}}
+    grid:
+      requests.rate: [2, 4, 8, 16]
+ ``arch`` and ``workload`` can themselves be axes (a list of configs / workloads).
 The points are the product of every grid axis, every zip group and the random draws, in spec
 order; the same spec always yields the same points.
 """
@@ -47,7 +54,9 @@ from sim.core.config.schema import did_you_mean
 from sim.core.errors import SweepError, where
 
 TOP_KEYS = ("name", "description", "arch", "workload", "set", "grid", "zip", "random",
-            "constraints", "pareto")
+            "constraints", "pareto", "serve")
+#: keys of a serving spec (the ``serve:`` section's axes)
+SERVING_PREFIXES = ("requests.", "scheduler.", "slo.")
 #: the spec's keys that pick the config and workload files rather than override a value
 SOURCE_AXES = ("arch", "workload")
 RANDOM_KINDS = ("choice", "uniform", "loguniform", "randint", "pow2")
@@ -64,6 +73,7 @@ class Point:
     workload: str           # workload name or path
     arch_overrides: tuple   # ((dotted key, value), ...) for the arch
     workload_overrides: tuple
+    serving_overrides: tuple = ()  # for a serving sweep: requests.*, scheduler.*, slo.*
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,7 @@ class SweepSpec:
     pareto: dict = field(default_factory=dict)
     base_dir: Path = Path(".")
     origins: dict = field(default_factory=dict)  # key -> where the spec sets it (grid.array.rows)
+    serve: dict | None = None  # the serving spec of a serving sweep (None: simulate steps)
 
     @property
     def axis_keys(self) -> list[str]:
@@ -103,17 +114,19 @@ class SweepSpec:
         for index, combo in enumerate(itertools.product(*(a.rows for a in self.axes))):
             params = {k: v for axis, row in zip(self.axes, combo) for k, v in zip(axis.keys, row)}
             values = {**self.fixed, **params}
-            arch_over, work_over = [], []
+            arch_over, work_over, serve_over = [], [], []
             for key, value in values.items():
                 if key in SOURCE_AXES:
                     continue
-                if key.startswith("workload."):
+                if self.serve is not None and is_serving_key(key):
+                    serve_over.append((key, value))
+                elif key.startswith("workload."):
                     work_over.append((key[len("workload."):], value))
                 else:
                     arch_over.append((key[len("arch."):] if key.startswith("arch.") else key, value))
             out.append(Point(index, params, self.resolve_path(values.get("arch", self.arch)),
                              str(values.get("workload", self.workload)),
-                             tuple(arch_over), tuple(work_over)))
+                             tuple(arch_over), tuple(work_over), tuple(serve_over)))
         return out
 
     def resolve_path(self, arch: str) -> str:
@@ -182,13 +195,32 @@ def load_sweep(source: str | Path | dict | SweepSpec, overrides=()) -> SweepSpec
                      fixed=fixed, axes=axes, base_dir=base, origins=origins,
                      constraints=[Constraint.parse(text, label, i) for i, text in
                                   enumerate(_list(raw.get("constraints"), label, "constraints"))],
-                     pareto=_pareto(raw.get("pareto"), label))
+                     pareto=_pareto(raw.get("pareto"), label),
+                     serve=_serve_section(raw.get("serve"), label, base))
     check_pareto(spec)
     if spec.size() > MAX_POINTS:
         raise SweepError(f"{label}: {spec.size():,} points; more than {MAX_POINTS:,} (split it)")
     if spec.size() == 0:
         raise SweepError(f"{label}: no points (an axis is empty)")
     return spec
+
+
+def is_serving_key(key: str) -> bool:
+    """Whether ``key`` sets the serving spec (in a sweep with a ``serve:`` section)."""
+    return key.startswith(SERVING_PREFIXES) or key == "step_cost"
+
+
+def _serve_section(value, label: str, base: Path) -> dict | None:
+    """The ``serve:`` section as a mapping (a path is read; None: not a serving sweep)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        path = Path(value) if Path(value).is_absolute() or exists(value) else base / value
+        value = load_yaml_file(str(path), error=SweepError) or {}
+    if not isinstance(value, dict):
+        raise SweepError(f"{where(label, 'serve')}: expected a serving spec (a mapping with "
+                         f"requests:, scheduler:, slo: or a YAML path), got {value!r}")
+    return value
 
 
 def _name(value, label: str) -> str | None:
@@ -354,6 +386,12 @@ METRICS = ("cycles", "seconds", "tokens", "devices", "tokens_per_second", "energ
 #: result columns a Pareto objective may name besides the axis keys and the families'
 #: ``energy.*``, ``area.*``, ``util.*`` and ``extras.*`` columns
 RESULT_METRICS = METRICS + ("sim_wall_s",)
+#: result columns of a serving sweep (``sim.serving`` metrics, latency percentiles flattened)
+SERVING_METRICS = ("requests_per_s", "output_tokens_per_s", "goodput_rps", "slo_attainment",
+                   "energy_per_request_j", "energy_per_output_token_j", "energy_j",
+                   "mean_batch", "mean_kv_occupancy", "preemptions", "kv_capacity_tokens",
+                   "sim_wall_s") + tuple(f"{m}_s.{q}" for m in ("ttft", "tpot", "e2e")
+                                         for q in ("mean", "p50", "p90", "p99"))
 
 
 def _pareto(value, label: str) -> dict:
@@ -370,7 +408,8 @@ def check_pareto(spec: "SweepSpec") -> None:
     """Refuse Pareto objectives that are not result columns, before any point runs."""
     families = ("energy.", "area.", "util.", "extras.")
     for key in spec.pareto:
-        ok = (isinstance(key, str) and (key in RESULT_METRICS or key in spec.axis_keys
+        allowed = SERVING_METRICS if spec.serve is not None else RESULT_METRICS
+        ok = (isinstance(key, str) and (key in allowed or key in spec.axis_keys
                                         or key.startswith(families)))
         if not ok:
             raise SweepError(f"{where(spec.file or '<sweep>', f'pareto.{key}')}: not a result "
