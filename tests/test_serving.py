@@ -568,3 +568,18 @@ def test_serving_sweep_runs_serve_per_point(tmp_path):
     direct = serve("h100", "llama7b", {"requests": {"num_requests": 20, "rate": 4}})
     assert result.rows[1]["ttft_s.p90"] == direct.metrics["ttft_s"]["p90"]
     assert max_rate_under_slo(result)[0]["max_rate"] == 4
+
+
+def test_step_costs_kept_across_calls_change_nothing():
+    """serve(costs=...) reuses one design's simulated steps across rates: same report, fewer
+    simulations (closed-form engine: the StepCost cache is keyed by the design)."""
+    from sim.serving.serve import _step_costs
+    arch = load_arch("h100")
+    base = load_workload("llama7b_decode", arch)
+    costs = {}
+    first = _step_costs(costs, arch, "llama7b", [], base, "interpolate")
+    assert _step_costs(costs, arch, "llama7b", [], base, "interpolate") is first
+    assert _step_costs(costs, arch, "llama7b", [], base, "exact") is not first
+    other = load_arch("h100", [("sm.count", 66)])
+    assert _step_costs(costs, other, "llama7b", [], base, "interpolate") is not first
+    assert _step_costs(None, arch, "llama7b", [], base, "interpolate") is not first

@@ -189,6 +189,20 @@ def elementwise_cases(reps: int, runs: int, fused) -> list[dict]:
     return out
 
 
+def layer_weights(scale: float = 0.02) -> dict:
+    """One LLaMA-7B decoder layer's random BF16 weights on the GPU (Hugging Face's layout:
+    separate q/k/v and gate/up projections), norms at one."""
+    d = dict(device="cuda", dtype=torch.bfloat16)
+    return {"attn_norm": torch.ones(HIDDEN, **d), "ffn_norm": torch.ones(HIDDEN, **d),
+            "q": torch.randn(HIDDEN, HIDDEN, **d) * scale,
+            "k": torch.randn(HIDDEN, HIDDEN, **d) * scale,
+            "v": torch.randn(HIDDEN, HIDDEN, **d) * scale,
+            "o": torch.randn(HIDDEN, HIDDEN, **d) * scale,
+            "gate": torch.randn(INTER, HIDDEN, **d) * scale,
+            "up": torch.randn(INTER, HIDDEN, **d) * scale,
+            "down": torch.randn(HIDDEN, INTER, **d) * scale}
+
+
 class Llama7B:
     """LLaMA-7B (separate q/k/v and gate/up projections, as Hugging Face's) for one decode
     step of batch 1 with a static KV cache of ``context`` tokens; random BF16 weights."""
@@ -201,11 +215,7 @@ class Llama7B:
         self.layers = []
         for _ in range(LAYERS):
             self.layers.append({
-                "attn_norm": torch.ones(HIDDEN, **d), "ffn_norm": torch.ones(HIDDEN, **d),
-                "q": torch.randn(HIDDEN, HIDDEN, **d) * s, "k": torch.randn(HIDDEN, HIDDEN, **d) * s,
-                "v": torch.randn(HIDDEN, HIDDEN, **d) * s, "o": torch.randn(HIDDEN, HIDDEN, **d) * s,
-                "gate": torch.randn(INTER, HIDDEN, **d) * s, "up": torch.randn(INTER, HIDDEN, **d) * s,
-                "down": torch.randn(HIDDEN, INTER, **d) * s,
+                **layer_weights(),
                 "k_cache": torch.randn(1, HEADS, context + 1, HEAD_DIM, **d),
                 "v_cache": torch.randn(1, HEADS, context + 1, HEAD_DIM, **d)})
         self.norm = torch.ones(HIDDEN, **d)

@@ -35,7 +35,6 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections import deque
@@ -45,7 +44,9 @@ import torch.nn.functional as F
 import triton
 import triton.language as tl
 
-HIDDEN, INTER, VOCAB, LAYERS, HEADS, HEAD_DIM = 4096, 11008, 32000, 32, 32, 128
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gpu"))
+from measure_gpu import (HEAD_DIM, HEADS, HIDDEN, LAYERS, VOCAB, layer_weights,  # noqa: E402
+                         rms_norm, rope, silu_mul, smi)
 #: keys one attention program reads per split (flash-decoding: a request's keys split so that
 #: even one request fills the GPU)
 SPLIT = 256
@@ -152,22 +153,12 @@ def check_attention() -> int:
     return 0 if worst < 1e-3 else 1
 
 
-def rms_norm(x, w):
-    return F.rms_norm(x, (x.shape[-1],), w, 1e-5)
-
-
-def rope(x, cos, sin):
-    half = x.shape[-1] // 2
-    return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
 
 
 def rope_qk(q, k, cos, sin):
     """RoPE on q and k in one fused kernel (the op graph's rope)."""
     return rope(q, cos, sin), rope(k, cos, sin)
 
-
-def silu_mul(g, u):
-    return F.silu(g) * u
 
 
 class Model:
@@ -183,11 +174,7 @@ class Model:
         self.layers = []
         for _ in range(LAYERS):
             self.layers.append({
-                "attn_norm": torch.ones(HIDDEN, **d), "ffn_norm": torch.ones(HIDDEN, **d),
-                "q": torch.randn(HIDDEN, HIDDEN, **d) * s, "k": torch.randn(HIDDEN, HIDDEN, **d) * s,
-                "v": torch.randn(HIDDEN, HIDDEN, **d) * s, "o": torch.randn(HIDDEN, HIDDEN, **d) * s,
-                "gate": torch.randn(INTER, HIDDEN, **d) * s, "up": torch.randn(INTER, HIDDEN, **d) * s,
-                "down": torch.randn(HIDDEN, INTER, **d) * s,
+                **layer_weights(s),
                 "k_cache": torch.zeros(slots, max_len, HEADS, HEAD_DIM, **d),
                 "v_cache": torch.zeros(slots, max_len, HEADS, HEAD_DIM, **d)})
             for name in ("k_cache", "v_cache"):  # a flat view: row = slot * max_len + position
@@ -483,13 +470,6 @@ FORMAT = ("steps: columns per step (start time, phase p/d, requests, tokens (pro
           "step by step index; requests: columns (arrival, first_token, finish in seconds from "
           "the run's start)")
 
-
-def smi(query: str) -> str:
-    try:
-        return subprocess.run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=30).stdout.strip()
-    except Exception as exc:  # noqa: BLE001 - recorded, not fatal
-        return f"unavailable: {exc}"
 
 
 def main() -> int:

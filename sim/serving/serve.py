@@ -87,7 +87,7 @@ class ServeReport:
 
 
 def serve(arch: Arch | str, model: str, spec: str | dict | None = None, overrides=(),
-          sink=None, on_step=None, on_span=None) -> ServeReport:
+          sink=None, on_step=None, on_span=None, costs: dict | None = None) -> ServeReport:
     """Serve the requests of ``spec`` (a YAML path, a mapping or None for the defaults) with
     ``model`` (a model id, a named workload or a workload YAML: its precisions and tensor
     parallelism apply) on ``arch`` (a path, a bundled name or an :class:`Arch`).
@@ -98,6 +98,9 @@ def serve(arch: Arch | str, model: str, spec: str | dict | None = None, override
     ``on_step(phase, lens, cost)`` each step the scheduler formed (for validation: listing a
     step's lengths costs O(batch)); ``on_span(phase, start_s, end_s, requests, tokens)`` each
     step's place in time (tokens: prompt tokens of a prefill, cached tokens a decode attends).
+    ``costs``: a dict kept across calls (several rates or specs on one design) that holds the
+    step costs already simulated, by design, model and step-cost mode; results are the same
+    with or without it.
     """
     started = time.perf_counter()
     serving, rest = _split(overrides)
@@ -108,7 +111,8 @@ def serve(arch: Arch | str, model: str, spec: str | dict | None = None, override
         arch = load_arch(arch.resolved(), arch_over)
     cfg = load_serving_spec(spec, serving, spec if isinstance(spec, str) else None)
     base = _base_workload(arch, model, work_over)
-    cost = StepCost(arch, base, cfg.step_cost)
+    cost = _step_costs(costs, arch, model, work_over, base, cfg.step_cost)
+    simulated_before = cost.simulations
     kv_tokens = kv_capacity_tokens(cost, cfg)
     limits = limits_from(cfg, kv_tokens, kv_bytes_per_token(base), DEFAULT_MAX_TOKENS)
     engine = ServingEngine(cost, limits, cfg.slo.ttft * NS, cfg.slo.tpot * NS, sink, on_step,
@@ -119,10 +123,22 @@ def serve(arch: Arch | str, model: str, spec: str | dict | None = None, override
                             "trace is empty)")
     metrics = _metrics(totals, cost, limits.blocks, cfg)
     return ServeReport(arch.name, arch.kind, base.model.id, cfg.to_dict(), kv_tokens,
-                       cost.simulations, time.perf_counter() - started, metrics,
+                       cost.simulations - simulated_before, time.perf_counter() - started, metrics,
                        _series(totals, limits.blocks), list(base.warnings),
                        {name: dict(zip(("x", "p"), getattr(totals, name[:-2]).cdf()))
                         for name in ("ttft_s", "tpot_s", "e2e_s")})
+
+
+def _step_costs(costs: dict | None, arch: Arch, model: str, work_over, base: Workload,
+                mode: str) -> StepCost:
+    """The design's step costs: from ``costs`` where an earlier call left them, else new."""
+    if costs is None:
+        return StepCost(arch, base, mode)
+    key = json.dumps([arch.resolved(), model, list(work_over), mode], sort_keys=True,
+                     default=str)
+    if key not in costs:
+        costs[key] = StepCost(arch, base, mode)
+    return costs[key]
 
 
 SERVING_KEYS = ("requests.", "scheduler.", "slo.", "step_cost")

@@ -175,9 +175,6 @@ def resolve_points(spec: SweepSpec, points: list[Point]):
     points a constraint rejects go to ``dropped`` with the constraint's text."""
     from sim.core.version import __version__
     from sim.simulation.arch import load_arch
-    from sim.workloads.traces import is_trace, trace_digest
-    from sim.workloads.loader import load_workload, resolve_workload_spec
-    from sim.workloads.model import resolve_workload_config
     arch_cache, area_cache, work_cache = {}, {}, {}
     resolved, dropped = [], []
     for point in points:
@@ -186,21 +183,10 @@ def resolve_points(spec: SweepSpec, points: list[Point]):
             if arch_id not in arch_cache:
                 arch_cache[arch_id] = load_arch(point.arch, list(point.arch_overrides))
             arch = arch_cache[arch_id]
-            if spec.serve is not None:
-                resolved.append(_serving_point(spec, point, arch))
-                continue
-            native = arch.family.native_bits(arch.cfg)
-            work_id = (point.workload, _freeze(point.workload_overrides), _freeze(native.items()))
-            if work_id not in work_cache and is_trace(point.workload):
-                trace = spec.resolve_path(point.workload)
-                w = load_workload(trace, list(point.workload_overrides), native)
-                work_cache[work_id] = ({**w.cfg.to_dict(), "trace": str(Path(trace).resolve()),
-                                        "trace_sha256": trace_digest(trace)}, w.name)
-            elif work_id not in work_cache:
-                raw, name, file = resolve_workload_spec(point.workload, list(point.workload_overrides))
-                _, cfg = resolve_workload_config(raw, file or f"workload {name}", native)
-                work_cache[work_id] = (cfg.to_dict(), name)
-            work_cfg, work_name = work_cache[work_id]
+            if spec.serve is not None:  # a serving point: the model is loaded where it runs
+                work_cfg, work_name = {}, point.workload
+            else:
+                work_cfg, work_name = _resolved_workload(spec, point, arch, work_cache)
         except SimError as exc:
             resolved.append((point, None, "; ".join(exc.problems)))
             continue
@@ -210,9 +196,34 @@ def resolve_points(spec: SweepSpec, points: list[Point]):
         if failed is not None:
             dropped.append({"point": point.index, **point.params, "constraint": failed})
             continue
+        if spec.serve is not None:
+            try:
+                resolved.append(_serving_point(spec, point, arch))
+            except SimError as exc:
+                resolved.append((point, None, "; ".join(exc.problems)))
+            continue
         key = point_key(arch.resolved(), work_cfg, __version__)
         resolved.append((point, Task(key, arch.resolved(), str(arch.file), work_cfg, work_name), None))
     return resolved, dropped
+
+
+def _resolved_workload(spec: SweepSpec, point: Point, arch, work_cache: dict):
+    """``(resolved workload config, name)`` of a point (cached by workload and overrides)."""
+    from sim.workloads.traces import is_trace, trace_digest
+    from sim.workloads.loader import load_workload, resolve_workload_spec
+    from sim.workloads.model import resolve_workload_config
+    native = arch.family.native_bits(arch.cfg)
+    work_id = (point.workload, _freeze(point.workload_overrides), _freeze(native.items()))
+    if work_id not in work_cache and is_trace(point.workload):
+        trace = spec.resolve_path(point.workload)
+        w = load_workload(trace, list(point.workload_overrides), native)
+        work_cache[work_id] = ({**w.cfg.to_dict(), "trace": str(Path(trace).resolve()),
+                                "trace_sha256": trace_digest(trace)}, w.name)
+    elif work_id not in work_cache:
+        raw, name, file = resolve_workload_spec(point.workload, list(point.workload_overrides))
+        _, cfg = resolve_workload_config(raw, file or f"workload {name}", native)
+        work_cache[work_id] = (cfg.to_dict(), name)
+    return work_cache[work_id]
 
 
 def _serving_point(spec: SweepSpec, point: Point, arch):
@@ -277,10 +288,16 @@ def run_task(task: Task) -> dict:
     return record
 
 
+#: step costs a worker has simulated, by design: the points of a rate sweep share them
+_STEP_COSTS: dict = {}
+
+
 def _serve(arch, task: Task):
     from sim.serving import serve
+    if len(_STEP_COSTS) > 8:
+        _STEP_COSTS.clear()
     over = [f"workload.{k}={v}" for k, v in task.workload_overrides]
-    return serve(arch, task.workload_name, task.serving, over)
+    return serve(arch, task.workload_name, task.serving, over, costs=_STEP_COSTS)
 
 
 def serving_metrics(report) -> dict:

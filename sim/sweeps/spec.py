@@ -31,8 +31,8 @@ under ``requests.``, ``scheduler.`` and ``slo.`` (and ``step_cost``) are serving
     serve: {requests: {num_requests: 500}}
     grid:
       requests.rate: [2, 4, 8, 16]
- ``arch`` and ``workload`` can themselves be axes (a list of configs / workloads).
-The points are the product of every grid axis, every zip group and the random draws, in spec
+
+``arch`` and ``workload`` can themselves be axes (a list of configs / workloads). The points are the product of every grid axis, every zip group and the random draws, in spec
 order; the same spec always yields the same points.
 """
 
