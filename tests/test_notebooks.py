@@ -24,7 +24,7 @@ def _builder():
 
 def test_every_notebook_in_the_build_script_is_stored():
     stored = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
-    assert stored == sorted(_builder().NOTEBOOKS) and len(stored) == 3
+    assert stored == sorted(_builder().NOTEBOOKS) and len(stored) == 4
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
