@@ -43,6 +43,9 @@ NOT_RUN = {
     "python docs/serving/h200_compare.py --write-traces": "rewrites docs/serving/traces/ (bit for "
                                                           "bit; tests/test_serving_h200.py reads "
                                                           "them)",
+    "python docs/notebooks/build.py": "re-executes every notebook at full settings (minutes); "
+                                      "tests/test_notebooks.py executes each stored notebook "
+                                      "at small settings and checks its code is build.py's",
     "python benchmarks/serving_bench.py": "minutes per family (10,000 requests each, or exact "
                                           "step simulations); its figures are in docs/serving.md",
 }
