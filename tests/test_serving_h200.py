@@ -18,9 +18,12 @@ SESSIONS = {"interleaved": MEASURED / "h200_serving.json.gz",
             "sequential": MEASURED / "h200_serving_sequential.json.gz"}
 HOST_DRIFT = ("the host's time to issue an eager prefill drifted between the calibration and "
               "this run (single-prompt medians 21.8-33.0 ms on one machine within minutes)")
+HOST_DRIFT_AND_STEPS = ("decode steps priced 9 % short (the loop runs ~165 kernels per step "
+                        "beyond the op graph) plus prefills interleaved at 29.4 ms against the "
+                        "calibrations' pooled 25.5 ms (" + HOST_DRIFT.split(" (")[0] + ")")
 PAST_CAPACITY = ("rate 16/s is past the loop's capacity: the queue grows through the run, and "
                  "a 10 % step error moves TTFT there by several times")
-MISSES = {("interleaved", "rate10.csv", "tpot", 50): HOST_DRIFT,
+MISSES = {("interleaved", "rate10.csv", "tpot", 50): HOST_DRIFT_AND_STEPS,
           ("interleaved", "rate16.csv", "ttft", 50): PAST_CAPACITY,
           ("interleaved", "rate16.csv", "ttft", 90): PAST_CAPACITY,
           ("sequential", "rate4.csv", "ttft", 50): HOST_DRIFT,

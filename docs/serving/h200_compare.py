@@ -35,6 +35,7 @@ sys.path.insert(0, ROOT)
 
 from sim.serving import serve  # noqa: E402
 from sim.serving.requests import request_stream  # noqa: E402
+from sim.serving.serve import kv_bytes_per_token  # noqa: E402
 from sim.serving.spec import load_serving_spec  # noqa: E402
 from sim.serving.stepcost import StepCost  # noqa: E402
 from sim.simulation.arch import load_arch  # noqa: E402
@@ -51,7 +52,9 @@ CALIBRATION = "calibration_rate8.csv"
 US = 1e-6
 PROFILE = os.path.join(ROOT, "sim", "families", "gpu", "data", "measured",
                        "h200_serving_profile.json")
-HIDDEN, LAYERS = 4096, 32  # LLaMA-7B: KV bytes per token and layer = 2 x HIDDEN x 2
+#: slack (us) by which a decode step's start may follow the previous step's end and still count
+#: as back to back (no idle wait for arrivals in between); the loop's bookkeeping is ~0.1 ms
+BACK_TO_BACK_SLACK_US = 2000
 
 
 def write_traces() -> None:
@@ -94,7 +97,7 @@ def host_overhead(runs: list[dict]) -> dict:
         busy = np.asarray(s["host_us"]) + np.asarray(s["issue_us"]) + np.asarray(s["wait_us"])
         gpu = np.asarray(s["gpu_us"], dtype=float)
         interval = np.diff(t)
-        back_to_back = (interval < busy[:-1] + 2000) & (phase[:-1] == "d")
+        back_to_back = (interval < busy[:-1] + BACK_TO_BACK_SLACK_US) & (phase[:-1] == "d")
         over.append(interval[back_to_back] - gpu[:-1][back_to_back])
         n = np.asarray(s["n"])
         issue = np.asarray(s["issue_us"], dtype=float) * US
@@ -124,10 +127,11 @@ def attention_bandwidth(profile: str = PROFILE) -> float:
     profiled step (``profile_steps.py``: the kernel's GPU time summed over the 32 layers)."""
     with open(profile) as fh:
         data = json.load(fh)
+    per_token = kv_bytes_per_token(load_workload("llama7b_decode"))  # K and V, all layers
     best = 0.0
     for r in data["decode"]:
         t = sum(v[1] for name, v in r["kernels"].items() if "decode_attention" in name)
-        kv = 2 * r["batch"] * (r["context"] + 1) * HIDDEN * 2 * LAYERS
+        kv = r["batch"] * (r["context"] + 1) * per_token
         best = max(best, kv / t)
     return best
 
