@@ -128,9 +128,10 @@ def test_step_cost_is_affine_in_the_layer_count(arch):
     a = load_arch(arch)
     base = _base_workload(a, "llama7b", [])
     cost = StepCost(a, base)
-    for phase, lens in (("decode", (40, 90, 17)), ("prefill", (24, 9))):
-        one, two, three = (cost._run(phase, cost._layers(n), lens, None, check=False)
-                           for n in (1, 2, 3))
+    for phase, lens, prior in (("decode", (40, 90, 17), ()), ("prefill", (24, 9), ()),
+                               ("prefill", (24, 1, 1), (30, 40, 9))):  # a mixed step
+        one, two, three = (cost._run(phase, cost._layers(n), lens, None, check=False,
+                                     prior=prior) for n in (1, 2, 3))
         affine = layers_affine(one, two, 3)
         assert affine.seconds == pytest.approx(three.seconds, rel=1e-9)
         assert affine.joules == pytest.approx(three.joules, rel=1e-5)
@@ -255,11 +256,19 @@ class _LinearCost:
         t = 2e-3 + 1e-6 * requests + 1e-8 * cached
         return Cost(t, t)
 
+    def mixed(self, chunks, requests, cached, longest, lens):
+        """1 ms + 10 us per chunk token + 1 ns per token cached before a chunk, plus a decode's
+        per-request and per-cached-token terms."""
+        t = 1e-3 + sum(1e-5 * c + 1e-9 * b for c, b in chunks) + 1e-6 * requests \
+            + 1e-8 * cached
+        return Cost(t, t)
 
-def _engine_run(overrides, sink=None, on_span=None):
+
+def _engine_run(overrides, sink=None, on_span=None, on_step=None):
     spec = load_serving_spec(None, [parse_override(o) for o in overrides])
     limits = limits_from(spec, spec.scheduler.kv_capacity, 1024.0, 2048)
-    engine = ServingEngine(_LinearCost(), limits, 1.0, 0.05, sink, on_span=on_span)
+    engine = ServingEngine(_LinearCost(), limits, 1.0, 0.05, sink, on_span=on_span,
+                           on_step=on_step)
     return engine.run(request_stream(spec, 2048)), spec
 
 
@@ -320,7 +329,7 @@ class _FakeStepCost(StepCost):
         self.simulations = 0
         self._cache, self._spread, self.static_w = {}, None, 0.0
 
-    def _simulate(self, phase, lens, keep=None):
+    def _simulate(self, phase, lens, keep=None, prior=()):
         self.simulations += 1
         tokens = sum(lens)
         if keep is not None and phase == "prefill":  # a part: linear with a step at 32
@@ -583,3 +592,130 @@ def test_step_costs_kept_across_calls_change_nothing():
     other = load_arch("h100", [("sm.count", 66)])
     assert _step_costs(costs, other, "llama7b", [], base, "interpolate") is not first
     assert _step_costs(None, arch, "llama7b", [], base, "interpolate") is not first
+
+
+# ---- chunked prefill and decode priority ------------------------------------------------------
+@pytest.mark.parametrize("priority", ["decode", "prefill"])
+@pytest.mark.parametrize("preemption", ["recompute", "swap"])
+def test_chunked_prefill_conserves_requests_tokens_and_pages(priority, preemption):
+    rows, steps = [], []
+    over = ["requests.num_requests=400", "requests.rate=200", "scheduler.kv_capacity=4000",
+            f"scheduler.preemption={preemption}", "scheduler.max_batch=64",
+            "scheduler.max_tokens=256", "scheduler.chunked_prefill=true",
+            f"scheduler.priority={priority}"]
+    totals, spec = _engine_run(over, rows.append,
+                               on_step=lambda phase, lens, cost: steps.append((phase, lens)))
+    drawn = list(request_stream(spec, 2048))
+    outputs = np.concatenate([c.output for c in drawn])
+    prompts = np.concatenate([c.prompt for c in drawn])
+    assert sorted(r["id"] for r in rows) == list(range(400))
+    assert {r["id"]: r["output_tokens"] for r in rows} == dict(enumerate(outputs.tolist()))
+    assert totals.output_tokens == int(outputs.sum())
+    assert totals.prompt_tokens >= int(prompts.sum())  # re-prefills add to it
+    assert totals.preemptions > 0 and totals.mixed_steps > 0
+    assert totals.prefill_steps + totals.decode_steps + totals.mixed_steps == len(steps)
+    for phase, lens in steps:
+        if phase == "decode":
+            continue
+        chunks, decodes = lens
+        tokens = sum(c for c, _ in chunks) + len(decodes)
+        assert tokens <= 256 and len(chunks) + len(decodes) <= 64
+    assert any(b > 0 for phase, lens in steps if phase != "decode" for _, b in lens[0])
+    t, kv = totals.kv.points()
+    assert max(kv) <= 4000 // 16
+    for r in rows:
+        assert r["arrival_s"] <= r["first_token_s"] <= r["finish_s"]
+
+
+def test_chunked_priorities_trade_first_token_for_token_pace():
+    """Long prompts, four chunks each: prefill priority gives a prompt the whole step budget
+    (first tokens sooner, running requests stall), decode priority keeps the running
+    requests' pace (the chunks take what the decodes leave)."""
+    ttft, tpot = {}, {}
+    for priority in ("prefill", "decode"):
+        totals, _ = _engine_run(["requests.num_requests=200", "requests.rate=10",
+                                 "requests.lengths=fixed", "requests.prompt_len=1024",
+                                 "requests.output_len=64", "scheduler.max_batch=64",
+                                 "scheduler.max_tokens=256", "scheduler.chunked_prefill=true",
+                                 f"scheduler.priority={priority}"])
+        ttft[priority], tpot[priority] = totals.ttft.percentile(50), totals.tpot.percentile(50)
+    assert ttft["prefill"] < ttft["decode"] and tpot["decode"] < tpot["prefill"]
+
+
+def test_chunked_prefill_closed_form():
+    """One request of 300 prompt tokens, 128 per step: three chunks (the later ones attend to
+    the tokens cached before them), its first token after the third, then two decodes."""
+    rows, steps = [], []
+    _engine_run(["requests.arrival=burst", "requests.num_requests=1", "requests.lengths=fixed",
+                 "requests.prompt_len=300", "requests.output_len=3", "scheduler.max_batch=8",
+                 "scheduler.max_tokens=128", "scheduler.chunked_prefill=true"], rows.append,
+                on_step=lambda phase, lens, cost: steps.append((phase, lens)))
+    assert [lens for _, lens in steps[:3]] == [(((128, 0),), ()), (((128, 128),), ()),
+                                              (((44, 256),), ())]
+    first = sum(1e-3 + 1e-5 * c + 1e-9 * b for c, b in ((128, 0), (128, 128), (44, 256)))
+    decode = [2e-3 + 1e-6 + 1e-8 * (300 + j) for j in range(2)]
+    assert rows[0]["first_token_s"] == pytest.approx(first, rel=1e-12)
+    assert rows[0]["finish_s"] == pytest.approx(first + sum(decode), rel=1e-12)
+
+
+def test_decode_priority_without_chunking_admits_only_an_empty_batch(tmp_path):
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival,prompt_len,output_len\n0,10,50\n0,10,50\n0.001,10,5\n")
+    over = ["requests.arrival=trace", "requests.lengths=trace", f"requests.trace={trace}"]
+    for priority in ("prefill", "decode"):
+        rows = []
+        _engine_run(over + [f"scheduler.priority={priority}"], rows.append)
+        by_id = {r["id"]: r for r in rows}
+        late_first = by_id[2]["first_token_s"]
+        if priority == "decode":
+            assert late_first > max(by_id[0]["finish_s"], by_id[1]["finish_s"])
+        else:
+            assert late_first < by_id[0]["finish_s"]
+    with pytest.raises(ConfigError, match="max_tokens: 16 is below max_batch 64"):
+        load_serving_spec(None, [("scheduler.chunked_prefill", True),
+                                 ("scheduler.max_tokens", 16), ("scheduler.max_batch", 64)])
+
+
+def test_mixed_step_lowering_counts_decodes_as_one_token_chunks():
+    """A mixed step: a chunk after cached tokens attends to them and itself; decodes (one
+    token after their cache) form one product over their concatenated keys, as in decode."""
+    arch = load_arch(FAST)
+    base = load_workload("llama7b_decode", arch)
+    step = step_workload(base, "prefill", (300, 1, 1), (200, 50, 70))
+    assert sum(op.macs for op in step.ops) == step.closed_form_macs
+    assert step.kv_tokens == 300 + 200 + 51 + 71 and step.tokens == 302
+    qk = sorted((op.m, op.n, op.kv_lens) for op in step.ops
+                if op.name == "attn_qk" and op.layer == 0)
+    assert qk == [(1, 122, (71, 51)), (300, 500, ())]
+    decode = step_workload(base, "decode", (50, 70))
+    only = step_workload(base, "prefill", (1, 1), (50, 70))
+    assert sum(op.macs for op in only.ops if op.role == "attention") == \
+        sum(op.macs for op in decode.ops if op.role == "attention")
+
+
+@pytest.mark.jit_heavy
+def test_chunked_prefill_on_a_device_is_its_mixed_step_simulations():
+    """Exact step costs: the first token of a chunked prompt comes after the simulations of
+    its chunks, each one prefill pass; interpolation meets those simulations within 0.5 %."""
+    rows = []
+    report = serve(FAST, "llama7b", overrides=[
+        "requests.arrival=burst", "requests.num_requests=1", "requests.lengths=fixed",
+        "requests.prompt_len=300", "requests.output_len=2", "scheduler.max_batch=8",
+        "scheduler.max_tokens=128", "scheduler.chunked_prefill=true", "step_cost=exact"],
+        sink=rows.append)
+    arch = load_arch(FAST)
+    base = load_workload("llama7b_decode", arch)
+    first = sum(simulate(arch, step_workload(base, "prefill", (c,), (b,))).seconds
+                for c, b in ((128, 0), (128, 128), (44, 256)))
+    assert rows[0]["first_token_s"] == first
+    assert report.metrics["prefill_steps"] == 3
+    cost = StepCost(arch, _base_workload(arch, "llama7b", []))
+    for chunks, decodes in ((((700, 1300), (40, 0)), tuple(range(10, 500, 9))),
+                            (((1500, 0),), (300, 20, 900, 45)), (((12, 2000),), (100,) * 30)):
+        exact = simulate(arch, step_workload(base, "prefill",
+                                             tuple(c for c, _ in chunks) + (1,) * len(decodes),
+                                             tuple(b for _, b in chunks) + decodes))
+        guess = cost.mixed(chunks, len(decodes), sum(decodes), max(decodes),
+                           lambda: decodes)
+        assert guess.seconds == pytest.approx(exact.seconds, rel=0.005)
+        assert guess.joules == pytest.approx(exact.energy_joules, rel=0.005)

@@ -287,11 +287,13 @@ def replace_attention(ops, make) -> list:
     return out
 
 
-def fuse_attention(ops, decode: bool) -> list:
+def fuse_attention(ops, decode: bool, group: int = 0) -> list:
     """Each attention triple replaced by one :class:`Attention`: one query token per request
-    in decode, causal over the prompt in prefill."""
+    in decode, causal over the prompt in prefill. ``group`` query heads share a KV head (0:
+    a prefill's queries are its keys; a prompt chunk after cached tokens needs it)."""
     def make(qk: Gemm, softmax, pv) -> Attention:
-        q_len = 1 if decode else qk.n  # attn_qk has m = group * q_len rows
+        # attn_qk has m = group * q_len rows
+        q_len = 1 if decode else (qk.m // group if group else qk.n)
         return Attention(qk.name.replace("_qk", ""), qk.layer, qk.role, qk.count,
                          qk.m // q_len, q_len, 0 if qk.kv_lens else qk.n, qk.k,
                          qk.a_bits, qk.b_bits, causal=not decode, kv_lens=qk.kv_lens)

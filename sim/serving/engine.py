@@ -7,6 +7,11 @@ prefilled together and each gets its first token. Otherwise every running reques
 one token. A decode that needs a new page when none is free evicts the newest running request
 (recompute: its pages are dropped and it is prefilled again, prompt and output so far; swap:
 its pages cross the host link and come back when pages free up, before new admissions).
+With ``priority: decode`` admissions wait until no request is running.
+
+With chunked prefill (:meth:`ServingEngine._hybrid`) a step holds prompt chunks and decodes
+together within ``max_tokens``: decodes first and chunks in what is left (decode priority), or
+chunks first and the decodes when they still fit (prefill priority).
 
 Work per step does not grow with the batch: a running request's cached tokens, its finishing
 step and the steps at which it needs a page follow from the step it joined, so a decode step
@@ -50,6 +55,8 @@ class Request:
     energy: float = 0.0
     energy_mark: float = 0.0
     preemptions: int = 0
+    prefill_len: int = 0  # chunked prefill: tokens its prefill covers ...
+    prefilled: int = 0  # ... and those done so far
 
     def cached_at(self, step: int) -> int:
         return self.cached + step - self.joined
@@ -68,6 +75,8 @@ class Limits:
     prefill_launch_per_prompt_s: float = 0.0  # ... and per prompt
     prefill_launch_sigma: float = 0.0  # log-normal spread of the launch time, step to step
     seed: int = 0  # of the launch-time draws
+    chunked: bool = False  # chunked prefill: prompt chunks and decodes share a step
+    priority: str = "prefill"  # who takes the step first: prefill or decode
 
 
 @dataclass
@@ -79,6 +88,7 @@ class Totals:
     prompt_tokens: int = 0
     prefill_steps: int = 0
     decode_steps: int = 0
+    mixed_steps: int = 0
     preemptions: int = 0
     busy_s: float = 0.0
     step_energy_j: float = 0.0
@@ -111,6 +121,7 @@ class ServingEngine:
         self.step = 0  # decode steps so far
         self.waiting: deque[Request] = deque()
         self.swapped: deque[Request] = deque()
+        self.prefilling: deque[Request] = deque()  # admitted, prompt partly prefilled (FCFS)
         self.running: dict[int, Request] = {}
         self.cached_total = 0  # KV tokens of the running requests
         self.used_blocks = 0
@@ -131,14 +142,17 @@ class ServingEngine:
         self._more = True
         while True:
             self._arrivals()
-            if not (self.running or self.waiting or self.swapped):
+            if not (self.running or self.waiting or self.swapped or self.prefilling):
                 if not self._pending:
                     if self._more:
                         continue
                     break
                 self.t = max(self.t, self._pending[0].arrival)
                 continue
-            if self.swapped or not self._prefill():
+            if self.lim.chunked:
+                self._hybrid()
+            elif self.swapped or (self.lim.priority == "decode" and self.running) \
+                    or not self._prefill():
                 self._decode()
             self._arrivals()
             self._record()
@@ -225,11 +239,36 @@ class ServingEngine:
         return True
 
     # ---- decode ---------------------------------------------------------------------------
-    def _decode(self) -> None:
+    def _decode(self, room: tuple[int, int] | None = None) -> None:
+        """A step in which every running request decodes (``room``: :meth:`_make_room`'s
+        answer when it was made already)."""
+        swap_tokens, needed = self._make_room() if room is None else room
+        if not self.running:
+            return
+        d, k = len(self.running), self.cached_total
+        cost = self.cost.decode(d, k, self._longest_cached(), self._lens)
+        if self.on_step is not None:
+            self.on_step("decode", self._lens(), cost)
+        swap = Cost(swap_tokens * self.lim.swap_s_per_token, 0.0)
+        start = self.t
+        self._advance(cost + swap)
+        if self.on_span is not None:
+            self.on_span("decode", start, self.t, d, k + d)
+        self.totals.swap_s += swap.seconds
+        self.totals.decode_steps += 1
+        self._decoded(cost.joules, needed)
+
+    def _make_room(self) -> tuple[int, int]:
+        """Before a decode: swapped requests back, and pages for the tokens this step adds
+        (evicting the newest requests where none are free). The tokens whose KV crossed the
+        host link, and the pages the step takes."""
         lim = self.lim
         swap_tokens = self._swap_in()
         needed = self._need[self.step % lim.block]
         while lim.blocks is not None and self._free_blocks() < needed:
+            if self.prefilling and len(self.running) <= 1:
+                self._evict_prefilling()
+                continue
             victim = self._newest_running()
             if victim is None or len(self.running) == 1:
                 raise WorkloadError(
@@ -238,20 +277,12 @@ class ServingEngine:
                     f"kv_capacity or memory")
             swap_tokens += self._evict(victim)
             needed = self._need[self.step % lim.block]
-        if not self.running:
-            return
-        d, k = len(self.running), self.cached_total
-        cost = self.cost.decode(d, k, self._longest_cached(), self._lens)
-        if self.on_step is not None:
-            self.on_step("decode", self._lens(), cost)
-        swap = Cost(swap_tokens * lim.swap_s_per_token, 0.0)
-        start = self.t
-        self._advance(cost + swap)
-        if self.on_span is not None:
-            self.on_span("decode", start, self.t, d, k + d)
-        self.totals.swap_s += swap.seconds
-        self.totals.decode_steps += 1
-        self.energy_per_request += cost.joules / d
+        return swap_tokens, needed
+
+    def _decoded(self, joules: float, needed: int) -> None:
+        """Every running request got a token in a step whose decodes cost ``joules``."""
+        d = len(self.running)
+        self.energy_per_request += joules / d
         self.used_blocks += needed
         self.cached_total += d
         done = self.step
@@ -262,6 +293,104 @@ class ServingEngine:
             if r is not None and r.version == version:
                 self._leave(r)
                 self._finish_request(r)
+
+    # ---- chunked prefill: prompt chunks and decodes in one step ---------------------------
+    def _hybrid(self) -> None:
+        """One step under chunked prefill: the running requests decode and prompt chunks fill
+        the rest of ``max_tokens`` (decode priority, as vLLM and Sarathi-Serve do), or chunks
+        take the budget first and the running requests decode in the same step only while
+        their tokens fit beside them (prefill priority)."""
+        lim = self.lim
+        room = self._make_room()
+        d = len(self.running)
+        chunks = self._take_chunks(max(0, lim.max_tokens - (
+            d if lim.priority == "decode" else 0)))
+        chunk_tokens = sum(n for _, n in chunks)
+        if not chunks:
+            if d:
+                self._decode(room)
+            return
+        if lim.priority == "prefill" and chunk_tokens + d > lim.max_tokens:
+            d = 0  # the running requests wait for a step with room
+        k = self.cached_total if d else 0
+        shapes = tuple((n, r.prefilled) for r, n in chunks)
+        cost = self.cost.mixed(shapes, d, k, self._longest_cached() if d else 0, self._lens)
+        phase = "mixed" if d else "prefill"
+        if self.on_step is not None:
+            self.on_step(phase, (shapes, self._lens() if d else ()), cost)
+        swap = Cost(room[0] * lim.swap_s_per_token, 0.0)
+        start = self.t
+        self._advance(cost + swap, self._prefill_launch_s(len(chunks)))
+        if self.on_span is not None:
+            self.on_span(phase, start, self.t, len(chunks) + d, chunk_tokens + k + d)
+        total = self.totals
+        total.swap_s += swap.seconds
+        total.prompt_tokens += chunk_tokens
+        tokens = chunk_tokens + d
+        if d:
+            total.mixed_steps += 1
+            self._decoded(cost.joules * d / tokens, room[1])
+        else:
+            total.prefill_steps += 1
+        for r, n in chunks:
+            r.energy += cost.joules * n / tokens
+            r.prefilled += n
+        while self.prefilling and self.prefilling[0].prefilled == self.prefilling[0].prefill_len:
+            self._prefilled(self.prefilling.popleft())
+
+    def _take_chunks(self, budget: int) -> list[tuple[Request, int]]:
+        """Prompt chunks of this step, ``budget`` tokens at most: the requests being prefilled
+        first, then waiting ones admitted (FCFS) while the batch has room and the cache pages
+        for their whole prompt (held from admission)."""
+        lim, out = self.lim, []
+        for r in self.prefilling:
+            if budget <= 0:
+                return out
+            n = min(r.prefill_len - r.prefilled, budget)
+            out.append((r, n))
+            budget -= n
+        free = self._free_blocks()
+        reserve = math.ceil(WATERMARK * lim.blocks) if lim.blocks is not None else 0
+        while (budget > 0 and self.waiting and not self.swapped
+               and len(self.running) + len(self.prefilling) < lim.max_batch):
+            r = self.waiting[0]
+            length = r.prompt + max(r.generated, 0)  # a re-prefill rebuilds its output too
+            pages = -(-length // lim.block)
+            if free is not None and pages > free - (reserve if self.running or
+                                                    self.prefilling else 0):
+                break
+            self.waiting.popleft()
+            r.prefill_len, r.prefilled = length, 0
+            self.prefilling.append(r)
+            if free is not None:
+                free -= pages
+                self.used_blocks += pages
+            n = min(length, budget)
+            out.append((r, n))
+            budget -= n
+        return out
+
+    def _prefilled(self, r: Request) -> None:
+        """``r``'s prompt is in the cache: its first token (or next, after a re-prefill)."""
+        if r.generated == 0:
+            r.first_token = self.t
+        r.generated += 1
+        r.cached = r.prefill_len
+        if r.generated >= r.output:  # done in its prefill: its pages free at once
+            self.used_blocks -= -(-r.prefill_len // self.lim.block)
+            self._finish_request(r)
+        else:
+            self._join(r)
+
+    def _evict_prefilling(self) -> None:
+        """Preempt the newest request being prefilled: its pages are dropped and it waits at
+        the head of the queue (recompute, whatever ``preemption`` says: its KV is partial)."""
+        r = self.prefilling.pop()
+        self.used_blocks -= -(-r.prefill_len // self.lim.block)
+        r.prefilled = 0
+        r.preemptions += 1
+        self.totals.preemptions += 1
+        self.waiting.appendleft(r)
 
     def _lens(self) -> tuple[int, ...]:
         return tuple(r.cached_at(self.step) for r in self.running.values())
@@ -395,4 +524,6 @@ def limits_from(spec, kv_tokens: int | None, kv_bytes_per_token: float, longest_
                   swap_s_per_token=kv_bytes_per_token / s.swap_bandwidth,
                   overhead_s=s.step_overhead * NS, prefill_launch_s=s.prefill_launch * NS,
                   prefill_launch_per_prompt_s=s.prefill_launch_per_prompt * NS,
-                  prefill_launch_sigma=s.prefill_launch_sigma, seed=spec.requests.seed)
+                  prefill_launch_sigma=s.prefill_launch_sigma, seed=spec.requests.seed,
+                  chunked=s.chunked_prefill,
+                  priority=s.priority or ("decode" if s.chunked_prefill else "prefill"))

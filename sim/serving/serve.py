@@ -65,7 +65,8 @@ class ServeReport:
             f"serving {self.model} on {self.arch_name} ({self.kind}): {m['requests']:,} requests "
             f"in {m['duration_s']:.3f} s",
             f"  KV cache {kv}; {m['prefill_steps']:,} prefill + {m['decode_steps']:,} decode "
-            f"steps from {self.simulations} step simulations",
+            + (f"+ {m['mixed_steps']:,} mixed " if m["mixed_steps"] else "")
+            + f"steps from {self.simulations} step simulations",
             f"  throughput {m['requests_per_s']:.3f} req/s, {m['output_tokens_per_s']:.1f} "
             f"output tokens/s; mean batch {m['mean_batch']:.1f}, KV occupancy "
             f"{_pct(m['mean_kv_occupancy'])}",
@@ -213,7 +214,7 @@ def _metrics(t: Totals, cost: StepCost, blocks: int | None, cfg: Config) -> dict
         "energy_per_output_token_j": energy / t.output_tokens,
         "request_energy_j": t.energy.summary(),
         "preemptions": t.preemptions, "prefill_steps": t.prefill_steps,
-        "decode_steps": t.decode_steps,
+        "decode_steps": t.decode_steps, "mixed_steps": t.mixed_steps,
         "mean_batch": t.batch.time_average(t.last_finish),
         "mean_kv_occupancy": (t.kv.time_average(t.last_finish) / blocks) if blocks else math.nan,
         "mean_in_system": t.in_system.time_average(t.last_finish),

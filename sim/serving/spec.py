@@ -60,6 +60,19 @@ SERVING_SCHEMA = Section("A serving run", {
                             "max_num_batched_tokens); null: max(2048, the longest prompt)",
                             positive=True, nullable=True,
                             source="vLLM default max_num_batched_tokens 2048 without chunking"),
+        "chunked_prefill": Field("bool", False, "Split prompts into chunks that share a step "
+                                 "with the running requests' decodes, max_tokens per step in "
+                                 "all (vLLM enable_chunked_prefill, Sarathi-Serve); false: a "
+                                 "step prefills whole prompts or decodes",
+                                 source="vLLM enable_chunked_prefill (default off in V0)"),
+        "priority": Field("enum", None, "Who takes a step first. decode: with chunked prefill "
+                          "the running requests decode in every step and chunks fill the rest "
+                          "of max_tokens; without it, waiting prompts are prefilled only when "
+                          "no request is running. prefill: a prompt that fits is prefilled "
+                          "first (with chunked prefill the running requests decode in the same "
+                          "step while their tokens fit beside the chunks). null: decode with "
+                          "chunked prefill, prefill without (vLLM's two schedulers)",
+                          choices=("prefill", "decode"), nullable=True),
         "block_size": Field("int", 16, "Tokens per KV-cache page", positive=True,
                             source="vLLM default block_size 16"),
         "kv_capacity": Field("int", None, "KV-cache tokens the device holds; null: the tokens "
@@ -128,6 +141,11 @@ def _rules(s: Config, label: str) -> list[str]:
     if (r.arrival == "trace" or r.lengths == "trace") and not r.trace:
         out.append(f"{label}: requests.trace: missing; arrival or lengths 'trace' reads the "
                    f"requests from a CSV or JSONL file named here")
+    sch = s.scheduler
+    if sch.chunked_prefill and sch.max_tokens is not None and sch.max_tokens < sch.max_batch:
+        out.append(f"{label}: scheduler.max_tokens: {sch.max_tokens} is below max_batch "
+                   f"{sch.max_batch}; with chunked_prefill every running request's decode "
+                   f"counts against it; allowed: max_tokens >= max_batch")
     for lo, hi in (("prompt_min", "prompt_max"), ("output_min", "output_max")):
         if getattr(r, lo) > getattr(r, hi):
             out.append(f"{label}: requests.{lo}: {getattr(r, lo)} is above {hi} "

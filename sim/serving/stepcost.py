@@ -17,6 +17,12 @@ run of thousands of steps costs a few dozen simulations:
   length with its count of prompts (log-log between nodes, exact for a power law). Both parts
   are simulations of the step's own ops, split by role, so per-op overheads count as often as
   in the step.
+- **mixed** (chunked prefill): prompt chunks beside decodes in one step, simulated as one
+  prefill pass in which a decode is a one-token chunk after its cached tokens. Interpolated as
+  its parts: the ops other than attention and the LM head at the step's tokens, the LM head at
+  its rows, each chunk's attention (a chunk after cached tokens: linear in the cached tokens
+  between refined nodes and in the chunk between grid nodes), and the decodes' attention on
+  the decode grid above.
 
 Grid nodes: every integer up to :data:`EXACT_BELOW`, then :data:`NODES_PER_OCTAVE` geometric
 nodes per doubling. ``benchmarks/serving_bench.py`` measures the error against ``exact`` on
@@ -154,6 +160,13 @@ class StepCost:
         longest ``longest``; ``lens()`` gives each request's cached tokens (exact mode)."""
         if self.mode == "exact":
             return self.exact("decode", lens())
+        return self._decode_grid("decode", requests, cached, longest,
+                                 lambda lens: self.exact("decode", lens))
+
+    def _decode_grid(self, tag: str, requests: int, cached: int, longest: int,
+                     node: Callable[[tuple[int, ...]], Cost]) -> Cost:
+        """``node(lens)`` of a decode batch interpolated on the grid of request counts, mean
+        contexts and (where it matters) longest-to-mean ratios; ``tag`` names ``node``."""
         mean = max(cached / requests, 1.0)
         spread = min(max(longest / mean, 1.0), requests) if self._spread_matters() else 1.0
         c_top, d_top = _top(mean, grid_nodes(mean)), _top(requests, grid_nodes(requests))
@@ -169,9 +182,35 @@ class StepCost:
         for r, wr in _pair_weights(spread, ratio_nodes(spread)):
             for c, wc in _pair_weights(mean, c_nodes):
                 total += self._adaptive(
-                    ("decode", c, r, d_limit), requests,
-                    lambda n, c=c, r=r: self.exact("decode", representative(n, c, r)),
+                    (tag, c, r, d_limit), requests,
+                    lambda n, c=c, r=r: node(representative(n, c, r)),
                     limit=d_limit).scaled(wr * wc)
+        return total
+
+    def mixed(self, chunks: tuple[tuple[int, int], ...], requests: int, cached: int,
+              longest: int, lens: Callable[[], tuple[int, ...]]) -> Cost:
+        """A step of prompt ``chunks`` ``(tokens, tokens cached before)`` beside a decode of
+        ``requests`` requests (``cached``, ``longest`` and ``lens`` as in :meth:`decode`; no
+        decode: 0, 0, 0). One pass: the LM head runs on a row per chunk and per decode."""
+        if self.mode == "exact":
+            return self.exact_mixed(chunks, lens() if requests else ())
+        tokens = sum(c for c, _ in chunks) + requests
+        total = self._adaptive(("mixed", "body"), tokens, lambda n: self._mixed_part("body", n))
+        total += self._adaptive(("mixed", "lm_head"), len(chunks) + requests,
+                                lambda n: self._mixed_part("lm_head", n))
+        for (c, before), k in sorted(Counter(chunks).items()):
+            if before == 0:  # a whole prompt, or a first chunk: as in a prefill step
+                total += self._adaptive(("prefill", "attention", k), c,
+                                        lambda n, k=k: self._part("attention", n * k, k),
+                                        log=True)
+                continue
+            for cn, wc in _pair_weights(c, grid_nodes(c)):
+                total += self._adaptive(
+                    ("chunk-attention", cn, k), before,
+                    lambda b, cn=cn, k=k: self._chunk_attention(cn, b, k)).scaled(wc)
+        if requests:
+            total += self._decode_grid("mixed-decode", requests, cached, longest,
+                                       self._decodes_attention)
         return total
 
     def prefill(self, lens: tuple[int, ...]) -> Cost:
@@ -255,28 +294,73 @@ class StepCost:
             cost = self._cache[key] = self._simulate(phase, key[1])
         return cost
 
+    def exact_mixed(self, chunks: tuple[tuple[int, int], ...], decodes: tuple[int, ...]) -> Cost:
+        """The family's simulation of a mixed step: ``chunks`` ``(tokens, cached before)`` and
+        decodes of ``decodes`` cached tokens in one prefill pass (cached by the sorted
+        shapes)."""
+        chunks = tuple(sorted(chunks, reverse=True))
+        decodes = tuple(sorted(decodes, reverse=True))
+        key = ("mixed", chunks, decodes)
+        cost = self._cache.get(key)
+        if cost is None:
+            cost = self._cache[key] = self._simulate(
+                "prefill", tuple(c for c, _ in chunks) + (1,) * len(decodes),
+                prior=tuple(b for _, b in chunks) + decodes)
+        return cost
+
+    def _mixed_part(self, role: str, n: int) -> Cost:
+        """Of a mixed step: the ops other than attention and the LM head at ``n`` tokens
+        (``body``: they see only the token count), or the LM head on ``n`` rows."""
+        key = ("mixed-" + role, n)
+        cost = self._cache.get(key)
+        if cost is None:
+            keep = (lambda op: op.role not in ("attention", "lm_head")) if role == "body" else \
+                (lambda op: op.role == "lm_head")
+            lens = (n,) if role == "body" else (1,) * n
+            cost = self._cache[key] = self._simulate("prefill", lens, keep)
+        return cost
+
+    def _chunk_attention(self, tokens: int, before: int, count: int) -> Cost:
+        """Attention of ``count`` prompt chunks of ``tokens`` after ``before`` cached tokens."""
+        key = ("chunk-attention", tokens, before, count)
+        cost = self._cache.get(key)
+        if cost is None:
+            cost = self._cache[key] = self._simulate(
+                "prefill", (tokens,) * count, _is_attention, (before,) * count)
+        return cost
+
+    def _decodes_attention(self, lens: tuple[int, ...]) -> Cost:
+        """Attention of decodes of ``lens`` cached tokens in a mixed step."""
+        lens = tuple(sorted(lens, reverse=True))
+        key = ("mixed-decode-attention", lens)
+        cost = self._cache.get(key)
+        if cost is None:
+            cost = self._cache[key] = self._simulate("prefill", (1,) * len(lens),
+                                                     _is_attention, lens)
+        return cost
+
     def _part(self, role: str, tokens: int, prompts: int = 1) -> Cost:
         """Prefill of ``tokens`` split over ``prompts`` prompts: its attention ops or all its
         other ops (which see only the token count, and the prompt count at the LM head)."""
         key = ("prefill-" + role, tokens, prompts)
         cost = self._cache.get(key)
         if cost is None:
-            keep = (lambda op: op.role == "attention") if role == "attention" else \
+            keep = _is_attention if role == "attention" else \
                 (lambda op: op.role != "attention")
             q, extra = divmod(tokens, prompts)
             lens = (q + 1,) * extra + (q,) * (prompts - extra)
             cost = self._cache[key] = self._simulate("prefill", lens, keep)
         return cost
 
-    def _simulate(self, phase: str, lens: tuple[int, ...], keep=None) -> Cost:
+    def _simulate(self, phase: str, lens: tuple[int, ...], keep=None, prior=()) -> Cost:
         """The step's cost. Exact mode simulates the whole model. Interpolation nodes
         simulate it with one and with two decoder layers and extend to all of them: every
         family runs its identical layers identically, so a step's time and energy are affine
         in the layer count (``tests/test_serving.py`` holds each family to this)."""
         if self.mode == "exact":
-            return self._run(phase, self.base, lens, keep, check=keep is None)
-        one = self._run(phase, self._layers(1), lens, keep, check=False)
-        two = self._run(phase, self._layers(2), lens, keep, check=False)
+            return self._run(phase, self.base, lens, keep, check=keep is None, prior=prior)
+        one = self._run(phase, self._layers(1), lens, keep, check=False, prior=prior)
+        two = self._run(phase, self._layers(2), lens, keep, check=False, prior=prior)
         return layers_affine(one, two, self.base.model.layers)
 
     def _layers(self, n: int) -> Workload:
@@ -288,8 +372,8 @@ class StepCost:
                 self.base, model=dataclasses.replace(self.base.model, cfg=Config(data)))
         return self._models[n]
 
-    def _run(self, phase: str, base: Workload, lens, keep, check: bool) -> Cost:
-        workload = step_workload(base, phase, lens)
+    def _run(self, phase: str, base: Workload, lens, keep, check: bool, prior=()) -> Cost:
+        workload = step_workload(base, phase, lens, prior)
         if keep is not None:  # a part of the step: its own ops, no whole-pass MAC check
             workload = dataclasses.replace(
                 workload, ops=tuple(op for op in workload.ops if keep(op)), closed_form_macs=None)
@@ -303,6 +387,10 @@ class StepCost:
     def fits(self, phase: str, lens: tuple[int, ...]) -> list[str]:
         """Problems of running this step at all (capacity, positions); empty if it fits."""
         return workload_problems(self.arch[phase], step_workload(self.base, phase, lens))
+
+
+def _is_attention(op) -> bool:
+    return op.role == "attention"
 
 
 def layers_affine(one: Cost, two: Cost, layers: int) -> Cost:

@@ -80,19 +80,23 @@ def load_workload(spec: str | dict, overrides: list[tuple[str, object]] = (),
 
 
 
-def step_workload(base: Workload, phase: str, lens: tuple[int, ...]) -> Workload:
+def step_workload(base: Workload, phase: str, lens: tuple[int, ...],
+                  prior: tuple[int, ...] = ()) -> Workload:
     """One step of a serving run: ``base``'s model and precisions on a batch of requests of
     their own lengths (``lens``: prompt tokens each in prefill, tokens already cached each in
-    decode). The sizes of the config are the batch and the longest request."""
+    decode; ``prior``, prefill only: tokens each request had cached before its chunk). The
+    sizes of the config are the batch and the longest request."""
     data = base.cfg.to_dict()
     longest = max(lens)
+    if prior:
+        longest = max(n + c for n, c in zip(lens, prior))
     data.update(phase=phase, batch=len(lens), context_dist="fixed",
                 prompt_len=longest if phase == "prefill" else data["prompt_len"],
                 context_len=longest if phase == "decode" else data["context_len"])
     cfg = Config(data)
-    lens = tuple(lens)
+    lens, prior = tuple(lens), tuple(prior) if any(prior) else ()
     label = base.source_file or f"workload {base.name}"
     return Workload(f"{base.model.id}_{phase}_step", base.model, cfg,
-                    tuple(lower(base.model, cfg, lens)), base.source_file,
-                    closed_form_macs(base.model, cfg, lens),
-                    position_warnings(base.model, cfg, label), lens)
+                    tuple(lower(base.model, cfg, lens, prior)), base.source_file,
+                    closed_form_macs(base.model, cfg, lens, prior),
+                    position_warnings(base.model, cfg, label), lens, prior)

@@ -16,7 +16,8 @@ from sim.core.ops import Elementwise, Gemm, Op
 from sim.workloads.model import Model, prompt_groups, request_kv_lens
 
 
-def lower(model: Model, w: Config, lens: tuple[int, ...] = ()) -> list[Op]:
+def lower(model: Model, w: Config, lens: tuple[int, ...] = (),
+          prior: tuple[int, ...] = ()) -> list[Op]:
     """The op graph of one forward pass (one decode step, or the whole prompt) on one device.
 
     With tensor parallelism the ops are one device's shard (heads, FFN columns, LM-head rows);
@@ -26,14 +27,18 @@ def lower(model: Model, w: Config, lens: tuple[int, ...] = ()) -> list[Op]:
     ``lens`` gives each request its own length, as a serving step batches them: the prompt
     tokens of each request in prefill (one attention product per distinct length), the tokens
     already cached of each request in decode; empty: ``w``'s sizes for every request.
+    ``prior`` (prefill): tokens each request had cached before its prompt chunk of ``lens``
+    (chunked prefill: the chunk's queries attend to the cached keys and its own). A chunk of
+    one token after cached ones is a decode: those of a step form one attention product over
+    their concatenated keys, as in a decode step (a mixed step of chunks and decodes).
     """
     m = model
     tp, pp = w.tensor_parallel, w.pipeline_parallel
     batch = w.batch // pp
     q_len = 1 if w.phase == "decode" else w.prompt_len
     kv_len = w.context_len + 1 if w.phase == "decode" else w.prompt_len
-    prompts = prompt_groups(w, lens)
-    tokens = sum(p * n for p, n in prompts) if prompts else batch * q_len
+    prompts = prompt_groups(w, lens, prior)
+    tokens = sum(p * n for p, n, _ in prompts) if prompts else batch * q_len
     hid, hd, nq, nkv = m.hidden, m.hd, m.heads // tp, m.n_kv // tp
     ffn = m.ffn // tp
     group = nq // nkv
@@ -42,6 +47,8 @@ def lower(model: Model, w: Config, lens: tuple[int, ...] = ()) -> list[Op]:
     norm_params = hid * (2 if m.norm == "layernorm" else 1)
     kv_lens = request_kv_lens(w, lens) if (w.phase == "decode" and (
         lens or w.context_dist != "fixed")) else ()
+    # a mixed serving step (chunked prefill): each decode is a one-token chunk after its cache
+    decodes = tuple(keys for p, n, keys in prompts if p == 1 < keys for _ in range(n))
     ops: list[Op] = []
 
     def linear(name, layer, role, n, k, m_rows=tokens):
@@ -61,7 +68,7 @@ def lower(model: Model, w: Config, lens: tuple[int, ...] = ()) -> list[Op]:
     if m.positional == "learned" and pp == 1:
         vec("pos_embed", -1, "embedding", "add", tokens * hid, tokens * hid, tokens * hid,
             params=m.max_positions * hid,
-            params_read=(max(p for p, _ in prompts) if prompts else q_len) * hid, param_bits=ab)
+            params_read=(max(p for p, _, _ in prompts) if prompts else q_len) * hid, param_bits=ab)
     act = {"silu_gated": "silu_mul", "gelu": "gelu", "relu": "relu"}[m.ffn_act]
     for L in range(m.layers // pp):
         vec("attn_norm", L, "norm", m.norm, tokens * hid, tokens * hid, tokens * hid,
@@ -75,20 +82,22 @@ def lower(model: Model, w: Config, lens: tuple[int, ...] = ()) -> list[Op]:
         vec("kv_append", L, "kv_cache", "copy", tokens * 2 * nkv * hd, tokens * 2 * nkv * hd, 0,
             kv=tokens * 2 * nkv * hd)
         if kv_lens:  # requests of different lengths, concatenated per KV head
-            products = [(1, nkv, sum(kv_lens))]
-        elif prompts:  # prompts of different lengths: one product per distinct length
-            products = [(p, n * nkv, p) for p, n in prompts]
+            products = [(1, nkv, sum(kv_lens), kv_lens)]
+        elif prompts:  # prompts of different lengths: one product per distinct chunk
+            products = [(p, n * nkv, keys, ()) for p, n, keys in prompts if not p == 1 < keys]
+            if decodes:  # one-token chunks after cached tokens: decodes, one product
+                products.append((1, nkv, sum(decodes), decodes))
         else:
-            products = [(q_len, batch * nkv, kv_len)]
-        for rows, count, n_keys in products:
+            products = [(q_len, batch * nkv, kv_len, ())]
+        for rows, count, n_keys, per_request in products:
             ops.append(Gemm("attn_qk", L, "attention", m=group * rows, n=n_keys, k=hd,
                             count=count, a_bits=qb, b_bits=kb, c_bits=qb, b_source="kv",
-                            kv_lens=kv_lens))
+                            kv_lens=per_request))
             scores = count * group * rows * n_keys
             vec("softmax", L, "attention", "softmax", scores, scores, scores, bits=qb)
             ops.append(Gemm("attn_pv", L, "attention", m=group * rows, n=hd, k=n_keys,
                             count=count, a_bits=qb, b_bits=kb, c_bits=qb, b_source="kv",
-                            kv_lens=kv_lens))
+                            kv_lens=per_request))
         if m.subln:
             vec("attn_subln", L, "norm", m.norm, tokens * nq * hd, tokens * nq * hd,
                 tokens * nq * hd, params=nq * hd * (2 if m.norm == "layernorm" else 1))

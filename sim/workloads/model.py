@@ -121,6 +121,9 @@ class Workload:
     #: each request's own length in a serving step (prompt tokens in prefill, cached tokens in
     #: decode); empty when every request has the sizes of ``cfg``
     lens: tuple[int, ...] = ()
+    #: prefill of prompt chunks: tokens each request had cached before its chunk of ``lens``
+    #: (chunked prefill); empty: every prompt starts from an empty cache
+    prior: tuple[int, ...] = ()
 
     @property
     def kv_tokens(self) -> int:
@@ -128,7 +131,8 @@ class Workload:
         c = self.cfg
         batch = c.batch // c.pipeline_parallel
         if self.lens:
-            return sum(self.lens[:batch]) + (batch if c.phase == "decode" else 0)
+            return sum(self.lens[:batch]) + sum(self.prior[:batch]) + (
+                batch if c.phase == "decode" else 0)
         return batch * (c.context_len + 1 if c.phase == "decode" else c.prompt_len)
 
     @property
@@ -235,15 +239,19 @@ def request_kv_lens(w: Config, lens: tuple[int, ...] = ()) -> tuple[int, ...]:
     return tuple(n + 1 for n in seqlens.snapshot_lengths(w.context_dist, w.batch, w.seed)[:b])
 
 
-def prompt_groups(w: Config, lens: tuple[int, ...] = ()) -> tuple[tuple[int, int], ...]:
-    """Prefill with per-request prompt ``lens``: ``(prompt tokens, requests)`` per distinct
-    length, longest first; empty when the batch shares ``w.prompt_len`` (or in decode)."""
+def prompt_groups(w: Config, lens: tuple[int, ...] = (),
+                  prior: tuple[int, ...] = ()) -> tuple[tuple[int, int, int], ...]:
+    """Prefill with per-request prompt ``lens``: ``(prompt tokens, requests, keys)`` per
+    distinct chunk, longest first, where a chunk of ``p`` tokens after ``prior`` cached ones
+    attends to ``prior + p`` keys; empty when the batch shares ``w.prompt_len`` (or in
+    decode)."""
     if w.phase != "prefill" or not lens:
         return ()
-    counts: dict[int, int] = {}
-    for n in lens[:w.batch // w.pipeline_parallel]:
-        counts[n] = counts.get(n, 0) + 1
-    return tuple(sorted(counts.items(), reverse=True))
+    before = prior or (0,) * len(lens)
+    counts: dict[tuple[int, int], int] = {}
+    for n, c in list(zip(lens, before))[:w.batch // w.pipeline_parallel]:
+        counts[(n, c)] = counts.get((n, c), 0) + 1
+    return tuple((n, k, n + c) for (n, c), k in sorted(counts.items(), reverse=True))
 
 
 def parallel_problems(model: Model, w: Config, label: str) -> list[str]:
@@ -264,7 +272,8 @@ def parallel_problems(model: Model, w: Config, label: str) -> list[str]:
     return out
 
 
-def closed_form_macs(model: Model, w: Config, lens: tuple[int, ...] = ()) -> int:
+def closed_form_macs(model: Model, w: Config, lens: tuple[int, ...] = (),
+                     prior: tuple[int, ...] = ()) -> int:
     """MACs of one forward pass on one device, by formula (independent of :func:`lower`).
 
     Per layer: tokens x (Q, K, V, O and FFN weights) plus attention, 2 x query heads x query
@@ -277,7 +286,7 @@ def closed_form_macs(model: Model, w: Config, lens: tuple[int, ...] = ()) -> int
     nq, nkv, ffn = m.heads // tp, m.n_kv // tp, m.ffn // tp
     weights = m.hidden * m.hd * (2 * nq + 2 * nkv) + m.hidden * ffn * (
         3 if m.ffn_act == "silu_gated" else 2)
-    prompts = prompt_groups(w, lens)
+    prompts = prompt_groups(w, lens, prior)
     if w.phase == "decode" and w.context_dist == "fixed" and not lens:
         keys = batch * (w.context_len + 1)
     elif w.phase == "decode":
@@ -287,8 +296,8 @@ def closed_form_macs(model: Model, w: Config, lens: tuple[int, ...] = ()) -> int
     attention = 2 * nq * q_len * m.hd * keys
     tokens = batch * q_len
     if prompts:  # each prompt attends over itself: sum of squares, not batch x mean^2
-        tokens = sum(p * n for p, n in prompts)
-        attention = 2 * nq * m.hd * sum(p * p * n for p, n in prompts)
+        tokens = sum(p * n for p, n, _ in prompts)
+        attention = 2 * nq * m.hd * sum(p * keys * n for p, n, keys in prompts)
     total = (m.layers // pp) * (tokens * weights + attention)
     if pp == 1:
         lm_rows = tokens if (w.phase == "decode" or w.logits == "all") else batch

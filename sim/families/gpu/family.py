@@ -176,6 +176,7 @@ class Ctx:
     resident: int  # activation bytes that stay in L2, bytes
     l2_per_cycle: float  # L2 bandwidth, bytes per cycle
     decode: bool = True
+    group: int = 0  # query heads per KV head of the workload's model (0: unknown)
 
     def mac_pj(self, bits: int) -> float:
         """Energy of one tensor-core MAC on operands of ``bits`` (pJ)."""
@@ -211,6 +212,7 @@ class Gpu(Family):
 
     def check_workload(self, ctx: Ctx, workload) -> list[str]:
         ctx.decode = workload.cfg.phase == "decode"
+        ctx.group = workload.model.heads // workload.model.n_kv
         w, sm = workload.cfg, ctx.cfg.sm
         label = workload.source_file or f"workload {workload.name}"
         out = []
@@ -234,7 +236,7 @@ class Gpu(Family):
         return ["sms"]
 
     def lower(self, ctx: Ctx, ops: tuple) -> tuple:
-        return tuple(fuse_attention(ops, ctx.decode))
+        return tuple(fuse_attention(ops, ctx.decode, ctx.group))
 
     # ---- mapping ---------------------------------------------------------------------------
     def plan(self, ctx: Ctx, op) -> OpPlan:

@@ -177,6 +177,7 @@ class Ctx:
     memory_unit: str               # unit of transfers ("dma", or "memory" when blocked)
     deps: list = field(default_factory=list)
     batch: int = 0
+    kv_heads: int = 0  # KV heads of one request on this device (0: unknown)
     sbi: bool = False
     pim_cache: dict = field(default_factory=dict)
     interference: dict = field(default_factory=dict)
@@ -218,6 +219,7 @@ class NpuPim(Family):
         out = Systolic().check_workload(ctx.npu, workload)
         w = workload.cfg
         ctx.batch = w.batch // w.pipeline_parallel  # requests of one device's micro-batch
+        ctx.kv_heads = workload.model.n_kv // w.tensor_parallel
         if ctx.mode != "none" and w.phase != "decode":
             out.append(f"{where(workload.source_file or 'workload ' + workload.name, 'phase')}: "
                        f"PIM runs decode attention only (NeuPIMs leaves prefill to standalone "
@@ -299,9 +301,9 @@ class NpuPim(Family):
         if isinstance(op, Gemm):
             chunk = ctx.cfg.sram.filter // 8
             if op.b_source == "kv":
-                g = _sub_attention(op, lens, frac)
+                g, own = _own_requests(ctx, op, lens, frac)
                 out = []
-                for j, part in enumerate(_request_chunks(g, lens, chunk)):
+                for j, part in enumerate(_request_chunks(g, own, chunk)):
                     nm = f"{name}.{j}" if j else name
                     out += [Transfer(nm + ".kv", op.layer, op.role, part.b_bytes, "kv"),
                             replace(part, name=nm)]
@@ -725,6 +727,16 @@ def _streamed_weight_parts(op: Gemm, chunk: int, tile_bytes: int, rows: int,
             out.append(replace(tile, name=f"{op.name}.{j - 1}.rest", m=op.m - cols,
                                param_elems=0))
     return out
+
+
+def _own_requests(ctx: Ctx, op: Gemm, lens: tuple, frac: float) -> tuple[Gemm, tuple]:
+    """An attention product of a sub-batch (``lens``, ``frac`` of the batch) and its requests'
+    key counts; the whole batch keeps the product's own requests (a mixed serving step holds
+    one product per prompt chunk beside one for its decodes)."""
+    if frac < 1 or not ctx.kv_heads:
+        return _sub_attention(op, lens, frac), lens
+    keys = op.n if op.name.startswith("attn_qk") else op.k
+    return op, op.kv_lens or (keys,) * max(1, op.count // ctx.kv_heads)
 
 
 def _request_chunks(op: Gemm, lens: tuple, chunk: int) -> list[Gemm]:
