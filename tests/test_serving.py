@@ -719,3 +719,21 @@ def test_chunked_prefill_on_a_device_is_its_mixed_step_simulations():
                            lambda: decodes)
         assert guess.seconds == pytest.approx(exact.seconds, rel=0.005)
         assert guess.joules == pytest.approx(exact.energy_joules, rel=0.005)
+
+
+@pytest.mark.jit_heavy
+@pytest.mark.parametrize("arch", ["systolic", "bitslice", "lut_tc", "h100", "neupims", "wse2"])
+def test_simulate_cost_is_the_report_totals_bit_for_bit(arch):
+    """The serving layer's report-free path gives the report's seconds, joules and static
+    power exactly, also when one session (context, area, power) and plan cache serve several
+    workloads in turn."""
+    from sim.simulation.simulate import simulate_cost
+    a = load_arch(arch)
+    base = _base_workload(a, "llama7b", [])
+    small = StepCost(a, base)._layers(1)
+    session, plans = {}, {}
+    for phase, lens in (("decode", (40, 90, 17)), ("decode", (5,)), ("decode", (40, 90, 17))):
+        w = step_workload(small, phase, lens)
+        report = simulate(a, w)
+        assert simulate_cost(a, w, plans, session) == (
+            report.seconds, report.energy_joules, report.power["static_w"])

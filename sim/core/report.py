@@ -308,6 +308,55 @@ def _hold_at_limit(rows: list, power: Power, joules: float) -> float:
     return sum(r.energy_joules for r in rows)
 
 
+def op_charges(arch, plans, timings, power: Power, dram=None):
+    """Each op's energy by component (J) and its DRAM energy parts (pJ, None without DRAM):
+    the plan's own energy, busy and static power for the op's duration, DRAM energy. Returns
+    ``(makespan cycles, time share, [(breakdown, dram parts), ...])``."""
+    f_hz = arch.cfg.tech.frequency
+    makespan = max((t.end for t in timings), default=0)
+    busy = sum(t.cycles for t in timings)
+    # ops on different units may overlap: time-proportional charges (leakage, DRAM background
+    # and refresh) are shared so that they add up to the makespan's, not the summed op times
+    share = makespan / busy if busy and makespan < busy else 1.0
+    out = []
+    for plan, t in zip(plans, timings):
+        seconds = t.cycles * share / f_hz
+        breakdown = dict.fromkeys(arch.family.energy_components + ENERGY_COMPONENTS, 0.0)
+        for k, pj in plan.energy_pj.items():  # families may add components of their own
+            breakdown[k] = breakdown.get(k, 0.0) + pj * 1e-12
+        for drawn in (power.busy, power.static):  # W for the op's duration
+            for k, watts in drawn.items():
+                breakdown[k] = breakdown.get(k, 0.0) + watts.value * seconds
+        parts = None
+        if dram is not None:
+            parts = dram.op_energy_pj(plan, t.cycles * share)
+            breakdown["dram"] += sum(parts.values()) * 1e-12
+        out.append((breakdown, parts))
+    return makespan, share, out
+
+
+@dataclass
+class _Charge:
+    energy_joules: float
+    energy_breakdown: dict
+
+
+def run_totals(arch, plans, timings, power: Power, dram=None) -> tuple[float, float, float]:
+    """``(seconds, joules, static W)`` of a run, as :func:`build_report` totals them (the same
+    sums in the same order), without the report's rows and summaries."""
+    makespan, _, charges = op_charges(arch, plans, timings, power, dram)
+    rows = [_Charge(sum(b.values()), b) for b, _ in charges]
+    seconds = makespan / arch.cfg.tech.frequency
+    energy = sum(r.energy_joules for r in rows)
+    unheld = energy / seconds if seconds else 0.0
+    if power.enforced and power.limit_w is not None and unheld > power.limit_w:
+        energy = _hold_at_limit(rows, power, power.limit_w * seconds)
+    components = dict.fromkeys(k for r in rows for k in r.energy_breakdown)
+    e_break = {k: sum(r.energy_breakdown.get(k, 0.0) for r in rows) for k in components}
+    static_w = sum(e_break[k] for k in power.static) / seconds if seconds else 0.0
+    return seconds, energy, static_w
+
+
 def build_report(arch, workload, plans, timings, area, power: Power, intervals, digest,
                  pricing: dict, dram=None, deps=None) -> Report:
     """Assemble rows and totals; static power, busy power and DRAM energy are charged to each op
@@ -317,24 +366,11 @@ def build_report(arch, workload, plans, timings, area, power: Power, intervals, 
     f_hz = arch.cfg.tech.frequency
     rows = []
     dram_pj = []
-    makespan = max((t.end for t in timings), default=0)
-    busy = sum(t.cycles for t in timings)
-    # ops on different units may overlap: time-proportional charges (leakage, DRAM background
-    # and refresh) are shared so that they add up to the makespan's, not the summed op times
-    share = makespan / busy if busy and makespan < busy else 1.0
+    makespan, share, charges = op_charges(arch, plans, timings, power, dram)
     other_levels = sorted({k for plan in plans for k in plan.other_bytes})
-    for op, plan, t in zip(workload.ops, plans, timings):
-        seconds = t.cycles * share / f_hz
-        breakdown = dict.fromkeys(arch.family.energy_components + ENERGY_COMPONENTS, 0.0)
-        for k, pj in plan.energy_pj.items():  # families may add components of their own
-            breakdown[k] = breakdown.get(k, 0.0) + pj * 1e-12
-        for drawn in (power.busy, power.static):  # W for the op's duration
-            for k, watts in drawn.items():
-                breakdown[k] = breakdown.get(k, 0.0) + watts.value * seconds
-        if dram is not None:
-            parts = dram.op_energy_pj(plan, t.cycles * share)
+    for op, plan, t, (breakdown, parts) in zip(workload.ops, plans, timings, charges):
+        if parts is not None:
             dram_pj.append(parts)
-            breakdown["dram"] += sum(parts.values()) * 1e-12
         peak = plan.peak_macs_per_cycle
         work = plan.computed_macs if plan.macs else plan.vector_ops
         util = work / (t.cycles * peak) if t.cycles and peak else 0.0

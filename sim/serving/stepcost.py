@@ -39,7 +39,7 @@ from typing import Callable
 from sim.core.config import Config
 from sim.core.errors import WorkloadError
 from sim.simulation.arch import Arch, load_arch
-from sim.simulation.simulate import simulate, workload_problems
+from sim.simulation.simulate import simulate, simulate_cost, workload_problems
 from sim.workloads.loader import step_workload
 from sim.workloads.model import Workload
 
@@ -150,6 +150,7 @@ class StepCost:
         self._cache: dict[tuple, Cost] = {}
         self._models: dict[int, Workload] = {}
         self._plans: dict[str, dict] = {}  # op plans shared by the simulations of a phase
+        self._sessions: dict[str, dict] = {}  # the family's context, area, power, per phase
         self.static_w = None  # the device's static power (W), from its first simulation
         self._spread: bool | None = None
 
@@ -377,12 +378,18 @@ class StepCost:
         if keep is not None:  # a part of the step: its own ops, no whole-pass MAC check
             workload = dataclasses.replace(
                 workload, ops=tuple(op for op in workload.ops if keep(op)), closed_form_macs=None)
-        plans = self._plans.setdefault(phase, {}) if self.mode != "exact" else None
-        report = simulate(self.arch[phase], workload, check=check, plan_cache=plans)
         self.simulations += 1
+        if self.mode == "exact":
+            report = simulate(self.arch[phase], workload, check=check)
+            seconds, joules = report.seconds, report.energy_joules
+            static_w = report.power.get("static_w", 0.0)
+        else:  # the same totals without the report; op plans and the family's context shared
+            seconds, joules, static_w = simulate_cost(
+                self.arch[phase], workload, self._plans.setdefault(phase, {}),
+                self._sessions.setdefault(phase, {}))
         if self.static_w is None:
-            self.static_w = report.power.get("static_w", 0.0)
-        return Cost(report.seconds, report.energy_joules)
+            self.static_w = static_w
+        return Cost(seconds, joules)
 
     def fits(self, phase: str, lens: tuple[int, ...]) -> list[str]:
         """Problems of running this step at all (capacity, positions); empty if it fits."""

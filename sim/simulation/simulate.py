@@ -11,7 +11,7 @@ from sim.core.config import override_pairs
 from sim.core.engine import Engine
 from sim.core.errors import WorkloadError
 from sim.core.invariants import InvariantError, check_run
-from sim.core.report import OpRow, Power, Report, build_report
+from sim.core.report import OpRow, Power, Report, build_report, run_totals
 from sim.workloads.loader import load_workload as _load_workload
 from sim.workloads.model import Workload
 
@@ -38,13 +38,62 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=(), check: bo
         arch = load_arch(arch)
     if not isinstance(workload, Workload):
         workload = load_workload(workload, arch, overrides)
+    run = _execute(arch, workload, plan_cache)
+    family, ctx = arch.family, run.ctx
+    report = build_report(arch, run.workload, run.plans, run.timings, run.area, run.power,
+                          run.intervals, input_hash(arch, run.workload), family.pricing(ctx),
+                          run.dram, run.deps)
+    report.extras = family.report_extras(ctx, report)
+    if check:
+        violations = check_run(report, workload, run.plans, family.compulsory_levels(ctx))
+        if violations:
+            raise InvariantError(violations, report.input_hash)
+    return report
+
+
+def simulate_cost(arch: Arch, workload: Workload, plan_cache: dict | None = None,
+                  session: dict | None = None) -> tuple[float, float, float]:
+    """``(seconds, joules, static W)`` of ``workload`` on ``arch``: the totals :func:`simulate`
+    reports, bit for bit, without building the report (no rows, no invariant check). For
+    callers that simulate many workloads on one arch (serving steps): ``plan_cache`` as in
+    :func:`simulate`; ``session``, a dict kept for one ``arch``, holds the family's prepared
+    context, area and power between calls."""
+    run = _execute(arch, workload, plan_cache, session)
+    return run_totals(arch, run.plans, run.timings, run.power, run.dram)
+
+
+@dataclasses.dataclass
+class _Run:
+    ctx: object
+    dram: object
+    workload: Workload  # as the family lowered it
+    plans: list
+    deps: list | None
+    timings: list
+    intervals: list
+    area: dict
+    power: Power
+
+
+def _execute(arch: Arch, workload: Workload, plan_cache: dict | None = None,
+             session: dict | None = None) -> _Run:
+    """Check, lower, plan and time ``workload`` on ``arch``; the family's context, area and
+    power come from ``session`` where an earlier call on the same arch left them."""
     family = arch.family
-    ctx = family.prepare(arch.cfg, arch.file)
+    if session is not None and "ctx" in session:
+        ctx, area, power = session["ctx"], session["area"], session["power"]
+    else:
+        ctx = family.prepare(arch.cfg, arch.file)
+        area = family.area(ctx)
+        area_mm2 = sum(item.mm2 for item in area.values())
+        power = Power(family.static_power(ctx, area_mm2), family.busy_power(ctx),
+                      family.power_limit_w(ctx), family.enforces_power_limit)
+        if session is not None:
+            session.update(ctx=ctx, area=area, power=power)
     dram = family.channel(ctx)
     problems = _problems(family, ctx, dram, arch, workload)
     if problems:
         raise WorkloadError(problems)
-    original = workload
     lowered = family.lower(ctx, workload.ops)
     if lowered is not workload.ops:
         workload = dataclasses.replace(workload, ops=tuple(lowered))
@@ -57,18 +106,7 @@ def simulate(arch: Arch | str, workload: Workload | str, overrides=(), check: bo
         plans = refined
         engine = Engine(dram, family.units(ctx))
         timings = engine.run(plans, deps)
-    area = family.area(ctx)
-    area_mm2 = sum(item.mm2 for item in area.values())
-    power = Power(family.static_power(ctx, area_mm2), family.busy_power(ctx),
-                  family.power_limit_w(ctx), family.enforces_power_limit)
-    report = build_report(arch, workload, plans, timings, area, power, engine.intervals,
-                          input_hash(arch, workload), family.pricing(ctx), dram, deps)
-    report.extras = family.report_extras(ctx, report)
-    if check:
-        violations = check_run(report, original, plans, family.compulsory_levels(ctx))
-        if violations:
-            raise InvariantError(violations, report.input_hash)
-    return report
+    return _Run(ctx, dram, workload, plans, deps, timings, engine.intervals, area, power)
 
 
 def workload_problems(arch: Arch, workload: Workload) -> list[str]:
@@ -108,4 +146,4 @@ def input_hash(arch: Arch, workload: Workload) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-__all__ = ["simulate", "load_workload", "workload_problems", "OpRow"]
+__all__ = ["simulate", "simulate_cost", "load_workload", "workload_problems", "OpRow"]
