@@ -370,6 +370,23 @@ def test_histogram_cdf_and_series_thinning():
     assert series.time_average(10_000.0) == pytest.approx(3.0)
 
 
+def test_request_rows_stream_to_parquet_in_row_groups(tmp_path, monkeypatch):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from sim.serving import rows as rows_module
+    monkeypatch.setattr(rows_module, "PARQUET_BATCH", 3)
+    path = tmp_path / "r.parquet"
+    with rows_module.RowWriter(str(path)) as w:
+        for i in range(7):
+            w.write({"id": i, "arrival_s": 0.5 * i, "prompt_tokens": 10 + i, "output_tokens": 2,
+                     "first_token_s": 0.5 * i + 0.1, "finish_s": 0.5 * i + 0.2, "ttft_s": 0.1,
+                     "tpot_s": 0.1, "e2e_s": 0.2, "energy_j": 1.5, "preemptions": 0})
+    f = pq.ParquetFile(path)
+    assert f.metadata.num_rows == 7 and f.metadata.num_row_groups == 3
+    table = f.read()
+    assert table.column("id").to_pylist() == list(range(7))
+    assert table.column("arrival_s").to_pylist()[3] == 1.5
+
+
 def test_serving_plots_draw_from_a_report(tmp_path):
     from sim.output.serving_plots import write_serving_plots
     from sim.serving.rows import RowWriter

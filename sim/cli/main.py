@@ -148,8 +148,9 @@ def build_serve_parser() -> argparse.ArgumentParser:
                    help="requests.rate=4, scheduler.max_batch=64, slo.ttft='500 ms', arch keys "
                         "(array.rows=256) or workload.* keys (repeatable)")
     p.add_argument("--json", metavar="FILE", help="write the report (metrics, series) as JSON")
-    p.add_argument("--requests-csv", metavar="FILE",
-                   help="stream one row per finished request into this CSV")
+    p.add_argument("--request-rows", "--requests-csv", dest="requests_csv", metavar="FILE",
+                   help="stream one row per finished request into FILE: CSV, or Parquet for a "
+                        ".parquet name (needs pyarrow: pip install 'accelsim[sweep]')")
     p.add_argument("--plot", metavar="DIR",
                    help="write latency_cdf.png and occupancy.png into DIR")
     p.add_argument("--trace-events", metavar="FILE",
@@ -279,7 +280,7 @@ def _serve(args) -> int:
         overrides.append(f"requests.num_requests={args.num_requests}")
     if args.duration is not None:
         overrides.append(f"requests.duration={args.duration}")
-    for flag, target in (("--json", args.json), ("--requests-csv", args.requests_csv),
+    for flag, target in (("--json", args.json), ("--request-rows", args.requests_csv),
                          ("--trace-events", args.trace_events)):
         if target and not is_dir(Path(target).parent):
             raise SimError(f"{flag}: directory {show_path(Path(target).parent)} does not exist")
