@@ -754,3 +754,78 @@ def test_simulate_cost_is_the_report_totals_bit_for_bit(arch):
         report = simulate(a, w)
         assert simulate_cost(a, w, plans, session) == (
             report.seconds, report.energy_joules, report.power["static_w"])
+
+
+# ---- disaggregated prefill and decode ---------------------------------------------------------
+def _pair_run(overrides, sink=None, kv_bytes=1024.0):
+    from sim.serving.engine import disaggregated_limits
+    from sim.serving.serve import _run_pair
+    spec = load_serving_spec(None, [parse_override(o) for o in overrides])
+    limits = limits_from(spec, spec.scheduler.kv_capacity, kv_bytes, 2048)
+    prefill = ServingEngine(_LinearCost(), disaggregated_limits(limits, "prefill", spec, kv_bytes),
+                            1.0, 0.05, sink)
+    decode = ServingEngine(_LinearCost(), disaggregated_limits(limits, "decode", spec, kv_bytes),
+                           1.0, 0.05, sink)
+    decode.totals = prefill.totals
+    prefill.handoff = decode.deliver
+    return _run_pair(prefill, decode, request_stream(spec, 2048)), spec, prefill, decode
+
+
+def test_disaggregated_closed_form():
+    """Prefill on one device, the KV over the link (latency + bytes / bandwidth), decodes on
+    the other; a second request's prefill overlaps the first one's decodes."""
+    rows = []
+    trace = ["requests.arrival=burst", "requests.num_requests=1", "requests.lengths=fixed",
+             "requests.prompt_len=100", "requests.output_len=3", "kv_link.bandwidth=1024000",
+             "kv_link.latency=1 ms", "kv_link.pj_per_bit=2"]
+    totals, *_ = _pair_run(trace, rows.append)
+    prefill = 1e-3 + 1e-5 * 100
+    link = 1e-3 + 100 * 1024 / 1024000
+    decode = [2e-3 + 1e-6 + 1e-8 * (100 + j) for j in range(2)]
+    assert rows[0]["first_token_s"] == prefill
+    assert rows[0]["finish_s"] == pytest.approx(prefill + link + sum(decode), rel=1e-12)
+    assert totals.link_energy_j == pytest.approx(100 * 1024 * 8 * 2e-12, rel=1e-12)
+    assert totals.prefill_steps == 1 and totals.decode_steps == 2
+
+
+@pytest.mark.parametrize("preemption", ["recompute", "swap"])
+def test_disaggregated_conserves_requests_and_pages(preemption):
+    rows = []
+    over = ["requests.num_requests=400", "requests.rate=200", "scheduler.kv_capacity=4000",
+            f"scheduler.preemption={preemption}", "scheduler.max_batch=64"]
+    totals, spec, prefill, decode = _pair_run(over, rows.append)
+    outputs = np.concatenate([c.output for c in request_stream(spec, 2048)])
+    assert sorted(r["id"] for r in rows) == list(range(400))
+    assert {r["id"]: r["output_tokens"] for r in rows} == dict(enumerate(outputs.tolist()))
+    assert totals.output_tokens == int(outputs.sum()) and totals.preemptions > 0
+    in_flight = sum(pages for _, pages in prefill._releases)  # the last transfers' pages
+    assert prefill.used_blocks == in_flight and decode.used_blocks == 0
+    t, kv = totals.kv.points()
+    assert max(kv) <= 4000 // 16
+    for r in rows:
+        assert r["arrival_s"] <= r["first_token_s"] <= r["finish_s"]
+    with pytest.raises(WorkloadError, match="chunked_prefill: true mixes"):
+        serve(FAST, "llama7b", overrides=["scheduler.chunked_prefill=true",
+                                          "requests.num_requests=2"], decode_arch=FAST)
+
+
+@pytest.mark.jit_heavy
+def test_disaggregated_serving_is_its_devices_simulations():
+    """Exact step costs: the first token after the prefill device's simulation, the rest
+    after the transfer and the decode device's simulations."""
+    from sim.serving.serve import kv_bytes_per_token
+    rows = []
+    report = serve(FAST, "llama7b", overrides=[
+        "requests.arrival=burst", "requests.num_requests=1", "requests.lengths=fixed",
+        "requests.prompt_len=64", "requests.output_len=3", "step_cost=exact",
+        "kv_link.bandwidth=50e9"], sink=rows.append, decode_arch="lut_tc")
+    h100, lut = load_arch(FAST), load_arch("lut_tc")
+    base = load_workload("llama7b_decode", h100)
+    first = simulate(h100, step_workload(base, "prefill", (64,))).seconds
+    link = 64 * kv_bytes_per_token(base) / 50e9
+    lut_base = load_workload("llama7b_decode", lut)
+    decodes = sum(simulate(lut, step_workload(lut_base, "decode", (64 + j,))).seconds
+                  for j in range(2))
+    assert rows[0]["first_token_s"] == first
+    assert rows[0]["finish_s"] == pytest.approx(first + link + decodes, rel=1e-12)
+    assert report.kind == "gpu -> lut_tc" and report.metrics["kv_link_s"] == link

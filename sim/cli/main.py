@@ -142,6 +142,9 @@ def build_serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", metavar="SPEC",
                    help="serving spec YAML (requests:, scheduler:, slo:); default: the schema's "
                         "defaults (ShareGPT-like lengths, Poisson at 1 request/s)")
+    p.add_argument("--decode-arch", metavar="ARCH",
+                   help="disaggregated serving: --arch prefills, this device decodes; each "
+                        "request's KV cache crosses the spec's kv_link")
     p.add_argument("--num-requests", type=_positive_arg, help="requests to serve")
     p.add_argument("--duration", metavar="TIME", help="stop arrivals after this time (60 s)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -291,7 +294,8 @@ def _serve(args) -> int:
         wanted = args.requests_csv or args.trace_events
         report = serve(args.arch, args.model, args.requests, overrides,
                        sink=sink if wanted else None,
-                       on_span=trace.step if args.trace_events else None)
+                       on_span=trace.step if args.trace_events else None,
+                       decode_arch=args.decode_arch)
     if not args.quiet:
         print(report.summary())
     if args.json:

@@ -21,6 +21,7 @@ request is an accumulator of each decode step's energy per running request.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 from collections import deque
@@ -57,6 +58,7 @@ class Request:
     preemptions: int = 0
     prefill_len: int = 0  # chunked prefill: tokens its prefill covers ...
     prefilled: int = 0  # ... and those done so far
+    ready: float = 0.0  # when it can join the queue: its arrival, or when its KV came over
 
     def cached_at(self, step: int) -> int:
         return self.cached + step - self.joined
@@ -77,6 +79,10 @@ class Limits:
     seed: int = 0  # of the launch-time draws
     chunked: bool = False  # chunked prefill: prompt chunks and decodes share a step
     priority: str = "prefill"  # who takes the step first: prefill or decode
+    role: str = "both"  # disaggregated serving: "prefill" or "decode" device
+    link_s_per_token: float = 0.0  # KV link (prefill -> decode device): seconds per token ...
+    link_latency_s: float = 0.0  # ... plus this per transfer
+    link_j_per_token: float = 0.0  # and its energy
 
 
 @dataclass
@@ -93,6 +99,8 @@ class Totals:
     busy_s: float = 0.0
     step_energy_j: float = 0.0
     swap_s: float = 0.0
+    link_s: float = 0.0
+    link_energy_j: float = 0.0
     first_arrival: float = math.nan
     last_finish: float = 0.0
     slo_met: int = 0
@@ -131,50 +139,90 @@ class ServingEngine:
         self._longest: list[tuple[int, int, int]] = []  # (joined - cached, id, version)
         self._need = [0] * limits.block  # running requests needing a page, by step % block
         self.totals = Totals()
+        self.busy_s = 0.0  # this device's step time (s)
+        self.handoff = None  # role prefill: receives each request whose KV leaves
         # host launch jitter: its own stream, so arrivals and lengths do not depend on it
         self._jitter = np.random.default_rng([limits.seed, 0x5EED]) \
             if limits.prefill_launch_sigma > 0 else None
 
     # ---- the loop -------------------------------------------------------------------------
     def run(self, chunks) -> Totals:
-        self._pending: deque[Request] = deque()
-        self._chunks = iter(chunks)
-        self._more = True
-        while True:
-            self._arrivals()
-            if not (self.running or self.waiting or self.swapped or self.prefilling):
-                if not self._pending:
-                    if self._more:
-                        continue
-                    break
-                self.t = max(self.t, self._pending[0].arrival)
-                continue
-            if self.lim.chunked:
-                self._hybrid()
-            elif self.swapped or (self.lim.priority == "decode" and self.running) \
-                    or not self._prefill():
-                self._decode()
-            self._arrivals()
-            self._record()
+        self.open(chunks)
+        while self.advance():
+            pass
         return self.totals
 
+    def open(self, chunks) -> None:
+        """Take requests from ``chunks`` (arrival order); None: :meth:`deliver` brings them."""
+        self._pending: deque[Request] = deque()
+        self._chunks = iter(chunks if chunks is not None else ())
+        self._more = chunks is not None
+        self._releases: list[tuple[float, int]] = []  # (time, pages) freed when KV has left
+        self._link_free = 0.0
+
+    def advance(self) -> bool:
+        """One step, or a move of the clock to the next arrival; False when all is done."""
+        self._arrivals()
+        if not self.in_system():
+            if not self._pending:
+                return self._more
+            self.t = max(self.t, self._pending[0].ready)
+            return True
+        lim = self.lim
+        if lim.role == "decode":
+            self._admit_transferred()
+        if lim.role == "prefill":
+            if not self._prefill():  # every free page is in flight to the decode device
+                self.t = max(self.t, self._releases[0][0])
+        elif lim.chunked:
+            self._hybrid()
+        elif self.swapped or (lim.priority == "decode" and self.running) \
+                or not self._prefill():
+            self._decode()
+        self._arrivals()
+        if lim.role != "prefill":
+            self._record()
+        return True
+
+    def in_system(self) -> bool:
+        return bool(self.running or self.waiting or self.swapped or self.prefilling)
+
+    def has_work(self) -> bool:
+        """Requests in the system, queued to arrive, or still to be read."""
+        return self.in_system() or bool(self._pending) or self._more
+
+    def next_time(self) -> float:
+        """When this device acts next: now with requests in the system, else at the next
+        arrival (infinity with none known)."""
+        if self.in_system():
+            return self.t
+        return self._pending[0].ready if self._pending else math.inf
+
+    def deliver(self, r: Request) -> None:
+        """A request whose KV cache reaches this (decode) device at ``r.ready``."""
+        self._pending.append(r)
+
     def _arrivals(self) -> None:
-        """Move the requests that have arrived by now into the waiting queue."""
+        """Move the requests that have arrived by now into the waiting queue, and free the
+        pages whose KV has left for the decode device."""
         pending = self._pending
         if self._more and len(pending) < 2:
             self._more = self._refill(pending, self._chunks)
-        while pending and pending[0].arrival <= self.t:
+        while pending and pending[0].ready <= self.t:
             self._arrive(pending.popleft())
             if self._more and not pending:
                 self._more = self._refill(pending, self._chunks)
+        while self._releases and self._releases[0][0] <= self.t:
+            self.used_blocks -= heapq.heappop(self._releases)[1]
 
     def _refill(self, pending: deque, chunks) -> bool:
         chunk: Chunk | None = next(chunks, None)
         if chunk is None:
             return False
         for i in range(len(chunk)):
-            pending.append(Request(chunk.first + i, float(chunk.arrival[i]),
-                                   int(chunk.prompt[i]), int(chunk.output[i])))
+            arrival = float(chunk.arrival[i])
+            pending.append(Request(chunk.first + i, arrival, int(chunk.prompt[i]),
+                                   int(chunk.output[i]), ready=arrival))
         return True
 
     def _arrive(self, r: Request) -> None:
@@ -199,6 +247,8 @@ class ServingEngine:
         reserve = math.ceil(WATERMARK * lim.blocks) if lim.blocks is not None else 0
         while self.waiting and len(self.running) + len(batch) < lim.max_batch:
             r = self.waiting[0]
+            if lim.role == "decode" and r.cached:  # its KV came over: it joins, no prefill
+                break
             length = r.prompt + max(r.generated, 0)  # a re-prefill rebuilds its output too
             if batch and tokens + length > lim.max_tokens:
                 break
@@ -233,10 +283,43 @@ class ServingEngine:
             r.cached = length
             if r.generated >= r.output:  # done in its prefill: its pages free at once
                 self._finish_request(r)
+            elif lim.role == "prefill":
+                self._hand_off(r)
             else:
                 self.used_blocks += -(-length // lim.block)
                 self._join(r)
         return True
+
+    # ---- disaggregated serving --------------------------------------------------------------
+    def _hand_off(self, r: Request) -> None:
+        """Send ``r``'s KV cache to the decode device over the link (one transfer at a time,
+        first come first served); its pages here free when the transfer ends."""
+        lim = self.lim
+        start = max(self.t, self._link_free)
+        seconds = lim.link_latency_s + r.cached * lim.link_s_per_token
+        end = self._link_free = start + seconds
+        self.used_blocks += -(-r.cached // lim.block)
+        heapq.heappush(self._releases, (end, -(-r.cached // lim.block)))
+        joules = r.cached * lim.link_j_per_token
+        r.energy += joules
+        self.totals.link_s += seconds
+        self.totals.link_energy_j += joules
+        r.ready = end
+        self.handoff(r)
+
+    def _admit_transferred(self) -> None:
+        """Requests whose KV came over join the running batch (first come, first served)
+        while the batch has room and the cache has pages for them."""
+        lim = self.lim
+        while self.waiting and self.waiting[0].cached and len(self.running) < lim.max_batch:
+            r = self.waiting[0]
+            pages = -(-r.cached // lim.block)
+            free = self._free_blocks()
+            if free is not None and pages > free:
+                break
+            self.waiting.popleft()
+            self.used_blocks += pages
+            self._join(r)
 
     # ---- decode ---------------------------------------------------------------------------
     def _decode(self, room: tuple[int, int] | None = None) -> None:
@@ -483,6 +566,7 @@ class ServingEngine:
         step's kernels where that is longer, plus the host's per-step overhead (s)."""
         self.t += max(cost.seconds, launch_s) + self.lim.overhead_s
         self.totals.busy_s += cost.seconds  # the host's share: the device idles (static power)
+        self.busy_s += cost.seconds
         self.totals.step_energy_j += cost.joules
 
     def _record(self) -> None:
@@ -527,3 +611,13 @@ def limits_from(spec, kv_tokens: int | None, kv_bytes_per_token: float, longest_
                   prefill_launch_sigma=s.prefill_launch_sigma, seed=spec.requests.seed,
                   chunked=s.chunked_prefill,
                   priority=s.priority or ("decode" if s.chunked_prefill else "prefill"))
+
+
+def disaggregated_limits(limits: Limits, role: str, spec, kv_bytes_per_token: float) -> Limits:
+    """``limits`` for one device of a disaggregated pair (``role`` prefill or decode), the
+    KV link from the spec's ``kv_link`` section."""
+    link = spec.kv_link
+    return dataclasses.replace(
+        limits, role=role, link_s_per_token=kv_bytes_per_token / link.bandwidth,
+        link_latency_s=link.latency * NS, link_j_per_token=kv_bytes_per_token * 8 *
+        link.pj_per_bit * 1e-12)

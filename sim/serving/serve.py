@@ -16,7 +16,7 @@ from pathlib import Path
 from sim.core.config import Config
 from sim.core.errors import WorkloadError
 from sim.core.version import __version__
-from sim.serving.engine import ServingEngine, Totals, limits_from
+from sim.serving.engine import ServingEngine, Totals, disaggregated_limits, limits_from
 from sim.serving.requests import NS, request_stream
 from sim.serving.spec import load_serving_spec
 from sim.serving.stepcost import StepCost
@@ -83,12 +83,14 @@ class ServeReport:
             f"{m['energy_per_request_j']:.4g} J/request, "
             f"{m['energy_per_output_token_j'] * 1e3:.4g} mJ/output token",
             f"  preemptions {m['preemptions']:,}",
-        ]
+        ] + ([f"  KV link: {m['kv_link_s']:.3f} s of transfers, {m['kv_link_energy_j']:.4g} J"]
+             if " -> " in self.kind else [])
         return "\n".join(lines + [f"warning: {w}" for w in self.warnings])
 
 
 def serve(arch: Arch | str, model: str, spec: str | dict | None = None, overrides=(),
-          sink=None, on_step=None, on_span=None, costs: dict | None = None) -> ServeReport:
+          sink=None, on_step=None, on_span=None, costs: dict | None = None,
+          decode_arch: Arch | str | None = None) -> ServeReport:
     """Serve the requests of ``spec`` (a YAML path, a mapping or None for the defaults) with
     ``model`` (a model id, a named workload or a workload YAML: its precisions and tensor
     parallelism apply) on ``arch`` (a path, a bundled name or an :class:`Arch`).
@@ -101,7 +103,9 @@ def serve(arch: Arch | str, model: str, spec: str | dict | None = None, override
     step's place in time (tokens: prompt tokens of a prefill, cached tokens a decode attends).
     ``costs``: a dict kept across calls (several rates or specs on one design) that holds the
     step costs already simulated, by design, model and step-cost mode; results are the same
-    with or without it.
+    with or without it. ``decode_arch`` (a path, a bundled name or an :class:`Arch`, arch
+    overrides applied to both): disaggregated serving, ``arch`` prefills and hands each
+    request's KV cache over the spec's ``kv_link`` to this device, which decodes.
     """
     started = time.perf_counter()
     serving, rest = _split(overrides)
@@ -118,16 +122,71 @@ def serve(arch: Arch | str, model: str, spec: str | dict | None = None, override
     limits = limits_from(cfg, kv_tokens, kv_bytes_per_token(base), DEFAULT_MAX_TOKENS)
     engine = ServingEngine(cost, limits, cfg.slo.ttft * NS, cfg.slo.tpot * NS, sink, on_step,
                            on_span)
-    totals = engine.run(request_stream(cfg, base.model.max_positions))
+    stream = request_stream(cfg, base.model.max_positions)
+    if decode_arch is None:
+        totals = engine.run(stream)
+        devices, decoder, name, kind = [engine], engine, arch.name, arch.kind
+    else:
+        decoder = _decode_device(decode_arch, arch_over, model, work_over, base, cfg, costs,
+                                 engine, sink, on_step)
+        totals = _run_pair(engine, decoder, stream)
+        devices = [engine, decoder]
+        d_arch = decoder.cost.arch["decode"]
+        name, kind = f"{arch.name} -> {d_arch.name}", f"{arch.kind} -> {d_arch.kind}"
+        kv_tokens = decoder.lim.blocks * decoder.lim.block if decoder.lim.blocks else None
     if totals.requests == 0:
         raise WorkloadError("requests: no request arrived (num_requests, duration or the "
                             "trace is empty)")
-    metrics = _metrics(totals, cost, limits.blocks, cfg)
-    return ServeReport(arch.name, arch.kind, base.model.id, cfg.to_dict(), kv_tokens,
-                       cost.simulations - simulated_before, time.perf_counter() - started, metrics,
-                       _series(totals, limits.blocks), list(base.warnings),
+    before = {id(cost): simulated_before}
+    if decoder is not engine:
+        before.setdefault(id(decoder.cost), decoder.simulated_before)
+    simulations = sum(c.simulations - before[id(c)]
+                      for c in {id(d.cost): d.cost for d in devices}.values())
+    metrics = _metrics(totals, devices, decoder.lim.blocks, cfg)
+    return ServeReport(name, kind, base.model.id, cfg.to_dict(), kv_tokens,
+                       simulations, time.perf_counter() - started, metrics,
+                       _series(totals, decoder.lim.blocks), list(base.warnings),
                        {name: dict(zip(("x", "p"), getattr(totals, name[:-2]).cdf()))
                         for name in ("ttft_s", "tpot_s", "e2e_s")})
+
+
+def _decode_device(decode_arch, arch_over, model: str, work_over, base: Workload, cfg,
+                   costs, prefill: ServingEngine, sink, on_step) -> ServingEngine:
+    """The decode device of a disaggregated pair, fed by ``prefill`` (whose limits become
+    those of a prefill device), sharing its totals."""
+    if cfg.scheduler.chunked_prefill:
+        raise WorkloadError("scheduler.chunked_prefill: true mixes prefill and decode in one "
+                            "step; a disaggregated pair (decode_arch) runs them on two "
+                            "devices; allowed: false")
+    d_arch = decode_arch if isinstance(decode_arch, Arch) else load_arch(decode_arch, arch_over)
+    d_base = _base_workload(d_arch, model, work_over)
+    cost = _step_costs(costs, d_arch, model, work_over, d_base, cfg.step_cost)
+    per_token = kv_bytes_per_token(base)
+    prefill.lim = disaggregated_limits(prefill.lim, "prefill", cfg, per_token)
+    limits = limits_from(cfg, kv_capacity_tokens(cost, cfg), per_token, DEFAULT_MAX_TOKENS)
+    decoder = ServingEngine(cost, disaggregated_limits(limits, "decode", cfg, per_token),
+                            prefill.slo[0], prefill.slo[1], sink, on_step)
+    decoder.totals = prefill.totals
+    decoder.simulated_before = cost.simulations
+    prefill.handoff = decoder.deliver
+    return decoder
+
+
+def _run_pair(prefill: ServingEngine, decode: ServingEngine, stream) -> Totals:
+    """Two devices on their own clocks: the prefill device steps while it is not ahead of
+    the decode device's next action, so the decode device never acts before a request that
+    could still reach it earlier."""
+    prefill.open(stream)
+    decode.open(None)
+    while True:
+        if prefill.has_work() and prefill.t <= decode.next_time():
+            prefill.advance()
+        elif decode.in_system() or decode._pending:
+            decode.advance()
+        elif not prefill.has_work():
+            return prefill.totals
+        else:
+            prefill.advance()
 
 
 def _step_costs(costs: dict | None, arch: Arch, model: str, work_over, base: Workload,
@@ -142,7 +201,7 @@ def _step_costs(costs: dict | None, arch: Arch, model: str, work_over, base: Wor
     return costs[key]
 
 
-SERVING_KEYS = ("requests.", "scheduler.", "slo.", "step_cost")
+SERVING_KEYS = ("requests.", "scheduler.", "slo.", "kv_link.", "step_cost")
 
 
 def _split(overrides) -> tuple[list[tuple[str, object]], list[str]]:
@@ -196,16 +255,17 @@ def kv_capacity_tokens(cost: StepCost, cfg: Config) -> int | None:
     return max(1, math.floor((lo + 1) * s.memory_fraction))
 
 
-def _metrics(t: Totals, cost: StepCost, blocks: int | None, cfg: Config) -> dict:
+def _metrics(t: Totals, devices: list[ServingEngine], blocks: int | None, cfg: Config) -> dict:
     duration = t.last_finish - t.first_arrival
-    idle_s = max(0.0, duration - t.busy_s)  # the device waited for requests or the host
-    idle_j = (cost.static_w or 0.0) * idle_s
-    energy = t.step_energy_j + idle_j
+    # each device idles (static power) while it waits for requests or for the host
+    idle_j = sum((d.cost.static_w or 0.0) * max(0.0, duration - d.busy_s) for d in devices)
+    energy = t.step_energy_j + idle_j + t.link_energy_j
     per_s = (lambda x: x / duration) if duration > 0 else (lambda x: math.nan)
     return {
         "requests": t.requests, "output_tokens": t.output_tokens,
         "prompt_tokens_prefilled": t.prompt_tokens,
         "duration_s": duration, "busy_s": t.busy_s, "swap_s": t.swap_s,
+        "kv_link_s": t.link_s, "kv_link_energy_j": t.link_energy_j,
         "requests_per_s": per_s(t.requests), "output_tokens_per_s": per_s(t.output_tokens),
         "ttft_s": t.ttft.summary(), "tpot_s": t.tpot.summary(), "e2e_s": t.e2e.summary(),
         "goodput_rps": per_s(t.slo_met), "slo_attainment": t.slo_met / t.requests,

@@ -106,6 +106,17 @@ SERVING_SCHEMA = Section("A serving run", {
                                       "keys above times exp(sigma z), z standard normal "
                                       "(seeded by requests.seed); 0: constant", minimum=0),
     }),
+    "kv_link": Section("Disaggregated serving (a decode device of its own): the link that "
+                       "carries each request's KV cache from the prefill device", {
+        "bandwidth": Field("bandwidth", 50e9, "Bytes per second, one transfer at a time",
+                           positive=True,
+                           source="InfiniBand NDR, 400 Gb/s per port (NVIDIA ConnectX-7 "
+                           "product brief)"),
+        "latency": Field("time", 0, "Time added to every transfer (set-up, the software "
+                         "stack); 0: bandwidth alone", minimum=0),
+        "pj_per_bit": Field("float", 0.0, "Energy of the link per bit moved; 0: not priced "
+                            "(give the link's figure)", minimum=0),
+    }),
     "slo": Section("The latency objective goodput counts against", {
         "ttft": Field("time", 1e9, "Time to first token a request must meet", positive=True),
         "tpot": Field("time", 5e7, "Mean time per output token (after the first) a request "

@@ -56,7 +56,7 @@ from sim.core.errors import SweepError, where
 TOP_KEYS = ("name", "description", "arch", "workload", "set", "grid", "zip", "random",
             "constraints", "pareto", "serve")
 #: keys of a serving spec (the ``serve:`` section's axes)
-SERVING_PREFIXES = ("requests.", "scheduler.", "slo.")
+SERVING_PREFIXES = ("requests.", "scheduler.", "slo.", "kv_link.")
 #: the spec's keys that pick the config and workload files rather than override a value
 SOURCE_AXES = ("arch", "workload")
 RANDOM_KINDS = ("choice", "uniform", "loguniform", "randint", "pow2")
