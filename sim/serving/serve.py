@@ -84,7 +84,7 @@ class ServeReport:
             f"{m['energy_per_output_token_j'] * 1e3:.4g} mJ/output token",
             f"  preemptions {m['preemptions']:,}",
         ] + ([f"  KV link: {m['kv_link_s']:.3f} s of transfers, {m['kv_link_energy_j']:.4g} J"]
-             if " -> " in self.kind else [])
+             if m["kv_link_s"] > 0 else [])
         return "\n".join(lines + [f"warning: {w}" for w in self.warnings])
 
 

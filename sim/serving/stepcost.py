@@ -301,57 +301,43 @@ class StepCost:
         shapes)."""
         chunks = tuple(sorted(chunks, reverse=True))
         decodes = tuple(sorted(decodes, reverse=True))
-        key = ("mixed", chunks, decodes)
-        cost = self._cache.get(key)
-        if cost is None:
-            cost = self._cache[key] = self._simulate(
-                "prefill", tuple(c for c, _ in chunks) + (1,) * len(decodes),
-                prior=tuple(b for _, b in chunks) + decodes)
-        return cost
+        return self._cached(("mixed", chunks, decodes),
+                            tuple(c for c, _ in chunks) + (1,) * len(decodes), None,
+                            tuple(b for _, b in chunks) + decodes)
 
     def _mixed_part(self, role: str, n: int) -> Cost:
         """Of a mixed step: the ops other than attention and the LM head at ``n`` tokens
         (``body``: they see only the token count), or the LM head on ``n`` rows."""
-        key = ("mixed-" + role, n)
-        cost = self._cache.get(key)
-        if cost is None:
-            keep = (lambda op: op.role not in ("attention", "lm_head")) if role == "body" else \
-                (lambda op: op.role == "lm_head")
-            lens = (n,) if role == "body" else (1,) * n
-            cost = self._cache[key] = self._simulate("prefill", lens, keep)
-        return cost
+        keep = (lambda op: op.role not in ("attention", "lm_head")) if role == "body" else \
+            (lambda op: op.role == "lm_head")
+        return self._cached(("mixed-" + role, n), (n,) if role == "body" else (1,) * n, keep)
 
     def _chunk_attention(self, tokens: int, before: int, count: int) -> Cost:
         """Attention of ``count`` prompt chunks of ``tokens`` after ``before`` cached tokens."""
-        key = ("chunk-attention", tokens, before, count)
-        cost = self._cache.get(key)
-        if cost is None:
-            cost = self._cache[key] = self._simulate(
-                "prefill", (tokens,) * count, _is_attention, (before,) * count)
-        return cost
+        return self._cached(("chunk-attention", tokens, before, count), (tokens,) * count,
+                            _is_attention, (before,) * count)
 
     def _decodes_attention(self, lens: tuple[int, ...]) -> Cost:
         """Attention of decodes of ``lens`` cached tokens in a mixed step."""
         lens = tuple(sorted(lens, reverse=True))
-        key = ("mixed-decode-attention", lens)
+        return self._cached(("mixed-decode-attention", lens), (1,) * len(lens), _is_attention,
+                            lens)
+
+    def _cached(self, key: tuple, lens: tuple[int, ...], keep, prior=()) -> Cost:
+        """A prefill-pass simulation (of the ops ``keep`` selects; None: all), cached by
+        ``key``."""
         cost = self._cache.get(key)
         if cost is None:
-            cost = self._cache[key] = self._simulate("prefill", (1,) * len(lens),
-                                                     _is_attention, lens)
+            cost = self._cache[key] = self._simulate("prefill", lens, keep, prior)
         return cost
 
     def _part(self, role: str, tokens: int, prompts: int = 1) -> Cost:
         """Prefill of ``tokens`` split over ``prompts`` prompts: its attention ops or all its
         other ops (which see only the token count, and the prompt count at the LM head)."""
-        key = ("prefill-" + role, tokens, prompts)
-        cost = self._cache.get(key)
-        if cost is None:
-            keep = _is_attention if role == "attention" else \
-                (lambda op: op.role != "attention")
-            q, extra = divmod(tokens, prompts)
-            lens = (q + 1,) * extra + (q,) * (prompts - extra)
-            cost = self._cache[key] = self._simulate("prefill", lens, keep)
-        return cost
+        keep = _is_attention if role == "attention" else (lambda op: op.role != "attention")
+        q, extra = divmod(tokens, prompts)
+        return self._cached(("prefill-" + role, tokens, prompts),
+                            (q + 1,) * extra + (q,) * (prompts - extra), keep)
 
     def _simulate(self, phase: str, lens: tuple[int, ...], keep=None, prior=()) -> Cost:
         """The step's cost. Exact mode simulates the whole model. Interpolation nodes

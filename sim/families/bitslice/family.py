@@ -31,7 +31,7 @@ iid rows, see docs/bitslice.md).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -132,6 +132,9 @@ class Ctx:
     sram_rd: dict[str, Price]
     sram_wr: dict[str, Price]
     tensors: dict
+    #: sampled serial-row cycles of weight shapes, by draw label (a weight matrix's values
+    #: do not change with the token count); kept while the context is
+    row_costs: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -355,7 +358,12 @@ def _bit_serial_timing(ctx: Ctx, op: Gemm) -> GemmTiming:
                           float(cost) * rs * rp * op.count, float(cost) * items * op.count,
                           mapping + f" of {cost} cycles", False)
     (serial_spec, serial_tensor), par = _specs(ctx, op, w_serial)
-    label = (op.m, op.n, op.k, op.a_bits, op.b_bits, op.b_source, w_serial)
+    # a weight matrix's values do not depend on how many tokens meet it: with the weights
+    # serial (and no parallel operand values drawn, as Laconic draws them) the draw leaves
+    # the token count out, so every token count of one weight shape sees the same values
+    same_weights = w_serial and e.pe != "laconic"
+    label = ((op.n, op.k, op.b_bits, op.b_source, "serial weights") if same_weights else
+             (op.m, op.n, op.k, op.a_bits, op.b_bits, op.b_source, w_serial))
     rng = np.random.default_rng(seed_for(cfg["values"].seed, *label))
     # values the kernel touches: every serial row, or (Laconic) every item's PE rows
     lanes_k = (items * min(e.cols, rp) if e.pe == "laconic" else rs) * op.k
@@ -370,11 +378,16 @@ def _bit_serial_timing(ctx: Ctx, op: Gemm) -> GemmTiming:
         tile_cost = tile_cost.astype(np.float64)
     else:
         rows = min(rs, cfg["values"].sample_rows)
-        serial = draw(serial_spec, ps, rows, op.k, rng, serial_tensor)
-        if e.pe == "laconic":
-            row_cost = _laconic_costs(e, serial, par, ps, pp, rp, rng)
-        else:
-            row_cost = serial_row_costs(e, serial, ps)
+        key = (label, rows, ps)
+        row_cost = ctx.row_costs.get(key) if same_weights else None
+        if row_cost is None:
+            serial = draw(serial_spec, ps, rows, op.k, rng, serial_tensor)
+            if e.pe == "laconic":
+                row_cost = _laconic_costs(e, serial, par, ps, pp, rp, rng)
+            else:
+                row_cost = serial_row_costs(e, serial, ps)
+            if same_weights:  # the next token count of this weight shape reads it here
+                ctx.row_costs[key] = row_cost
         t = np.arange(tiles, dtype=np.int64)
         first_row = t * e.rows // blocks  # serial row of each tile's first and last item
         last_row = (np.minimum((t + 1) * e.rows, items) - 1) // blocks
