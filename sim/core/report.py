@@ -347,14 +347,21 @@ def run_totals(arch, plans, timings, power: Power, dram=None) -> tuple[float, fl
     makespan, _, charges = op_charges(arch, plans, timings, power, dram)
     rows = [_Charge(sum(b.values()), b) for b, _ in charges]
     seconds = makespan / arch.cfg.tech.frequency
+    energy, _, e_break = _energy_totals(rows, power, seconds)
+    static_w = sum(e_break[k] for k in power.static) / seconds if seconds else 0.0
+    return seconds, energy, static_w
+
+
+def _energy_totals(rows, power: Power, seconds: float) -> tuple[float, float, dict]:
+    """The run's energy (J; held at the power limit where the design enforces it), its
+    average power before that (W), and the energy by component (J)."""
     energy = sum(r.energy_joules for r in rows)
     unheld = energy / seconds if seconds else 0.0
     if power.enforced and power.limit_w is not None and unheld > power.limit_w:
         energy = _hold_at_limit(rows, power, power.limit_w * seconds)
     components = dict.fromkeys(k for r in rows for k in r.energy_breakdown)
     e_break = {k: sum(r.energy_breakdown.get(k, 0.0) for r in rows) for k in components}
-    static_w = sum(e_break[k] for k in power.static) / seconds if seconds else 0.0
-    return seconds, energy, static_w
+    return energy, unheld, e_break
 
 
 def build_report(arch, workload, plans, timings, area, power: Power, intervals, digest,
@@ -387,12 +394,7 @@ def build_report(arch, workload, plans, timings, area, power: Power, intervals, 
             utilization=util, roofline_cycles=plan.roofline_cycles, mapping=plan.mapping))
     cycles = makespan
     seconds = cycles / f_hz
-    energy = sum(r.energy_joules for r in rows)
-    unheld = energy / seconds if seconds else 0.0
-    if power.enforced and power.limit_w is not None and unheld > power.limit_w:
-        energy = _hold_at_limit(rows, power, power.limit_w * seconds)
-    components = dict.fromkeys(k for r in rows for k in r.energy_breakdown)
-    e_break = {k: sum(r.energy_breakdown.get(k, 0.0) for r in rows) for k in components}
+    energy, unheld, e_break = _energy_totals(rows, power, seconds)
     area_break = {k: {"mm2": v.mm2, "priced_by": list(v.entries), "detail": v.detail}
                   for k, v in area.items()}
     pricing = {**pricing, **{k: list(w.entries) for k, w in {**power.busy,
