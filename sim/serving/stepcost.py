@@ -184,9 +184,18 @@ class StepCost:
             for c, wc in _pair_weights(mean, c_nodes):
                 total += self._adaptive(
                     (tag, c, r, d_limit), requests,
-                    lambda n, c=c, r=r: node(representative(n, c, r)),
+                    lambda n, c=c, r=r: self._grid_node(tag, node, n, c, r),
                     limit=d_limit).scaled(wr * wc)
         return total
+
+    def _grid_node(self, tag: str, node, requests: int, context: int, ratio: float) -> Cost:
+        """``node`` of the representative batch of a grid node (cached by the node, so a
+        step that lands on known nodes builds no batch)."""
+        key = ("node", tag, requests, context, ratio)
+        cost = self._cache.get(key)
+        if cost is None:
+            cost = self._cache[key] = node(representative(requests, context, ratio))
+        return cost
 
     def mixed(self, chunks: tuple[tuple[int, int], ...], requests: int, cached: int,
               longest: int, lens: Callable[[], tuple[int, ...]]) -> Cost:
