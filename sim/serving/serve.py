@@ -181,12 +181,10 @@ def _run_pair(prefill: ServingEngine, decode: ServingEngine, stream) -> Totals:
     while True:
         if prefill.has_work() and prefill.t <= decode.next_time():
             prefill.advance()
-        elif decode.in_system() or decode._pending:
+        elif decode.has_work():  # (the prefill device, if busy, is ahead of it)
             decode.advance()
-        elif not prefill.has_work():
-            return prefill.totals
         else:
-            prefill.advance()
+            return prefill.totals
 
 
 def _step_costs(costs: dict | None, arch: Arch, model: str, work_over, base: Workload,
