@@ -336,6 +336,8 @@ class _FakeStepCost(StepCost):
             t = 1e-3 + 1e-5 * tokens + (2e-4 if tokens > 32 else 0.0)
             if keep(type("Op", (), {"role": "attention"})()):
                 t = 1e-9 * tokens * tokens
+            elif keep(type("Op", (), {"role": "lm_head"})()):  # the LM head: per prompt
+                t = 1e-7 * len(lens)
             return Cost(t, t)
         t = 2e-3 + 1e-6 * len(lens) + 1e-8 * tokens + (1e-4 if len(lens) > 40 else 0.0)
         return Cost(t, t)
@@ -348,7 +350,8 @@ def test_interpolation_finds_tile_edges_and_extrapolates_at_the_memory_limit():
     cost = _FakeStepCost()
     for tokens in (20, 33, 47, 100, 333):
         got = cost.prefill((tokens,)).seconds
-        truth = 1e-3 + 1e-5 * tokens + (2e-4 if tokens > 32 else 0.0) + 1e-9 * tokens ** 2
+        truth = 1e-3 + 1e-5 * tokens + (2e-4 if tokens > 32 else 0.0) + 1e-9 * tokens ** 2 \
+            + 1e-7
         assert got == pytest.approx(truth, rel=1e-9)
     for d, k in ((30, 9000), (41, 12345), (50, 99_000)):  # 50 x 2048 nodes exceed the memory
         got = cost.decode(d, k, k // d, lambda: ()).seconds

@@ -205,13 +205,11 @@ class StepCost:
         if self.mode == "exact":
             return self.exact_mixed(chunks, lens() if requests else ())
         tokens = sum(c for c, _ in chunks) + requests
-        total = self._adaptive(("mixed", "body"), tokens, lambda n: self._mixed_part("body", n))
-        total += self._adaptive(("mixed", "lm_head"), len(chunks) + requests,
-                                lambda n: self._mixed_part("lm_head", n))
+        total = self._body_and_head(tokens, len(chunks) + requests)
         for (c, before), k in sorted(Counter(chunks).items()):
             if before == 0:  # a whole prompt, or a first chunk: as in a prefill step
                 total += self._adaptive(("prefill", "attention", k), c,
-                                        lambda n, k=k: self._part("attention", n * k, k),
+                                        lambda n, k=k: self._prompts_attention(n * k, k),
                                         log=True)
                 continue
             for cn, wc in _pair_weights(c, grid_nodes(c)):
@@ -227,12 +225,10 @@ class StepCost:
         """A prefill step of prompts of ``lens`` tokens."""
         if self.mode == "exact":
             return self.exact("prefill", lens)
-        prompts = len(lens)  # the LM head runs on each prompt's last token
-        total = self._adaptive(("prefill", "linear", prompts), sum(lens),
-                               lambda n: self._part("linear", n, prompts), floor=prompts)
+        total = self._body_and_head(sum(lens), len(lens))  # the LM head: a prompt's last token
         for p, count in sorted(Counter(lens).items()):  # one attention product per length
             total += self._adaptive(("prefill", "attention", count), p,
-                                    lambda n, k=count: self._part("attention", n * k, k),
+                                    lambda n, k=count: self._prompts_attention(n * k, k),
                                     log=True)
         return total
 
@@ -314,12 +310,19 @@ class StepCost:
                             tuple(c for c, _ in chunks) + (1,) * len(decodes), None,
                             tuple(b for _, b in chunks) + decodes)
 
-    def _mixed_part(self, role: str, n: int) -> Cost:
-        """Of a mixed step: the ops other than attention and the LM head at ``n`` tokens
+    def _body_and_head(self, tokens: int, rows: int) -> Cost:
+        """A pass's ops other than attention: all but the LM head see only the ``tokens``, the
+        LM head its ``rows``; each interpolated on an axis of its own."""
+        return (self._adaptive(("pass", "body"), tokens, lambda n: self._pass_part("body", n))
+                + self._adaptive(("pass", "lm_head"), rows,
+                                 lambda n: self._pass_part("lm_head", n)))
+
+    def _pass_part(self, role: str, n: int) -> Cost:
+        """Of a prefill or mixed pass: the ops other than attention and the LM head at ``n`` tokens
         (``body``: they see only the token count), or the LM head on ``n`` rows."""
         keep = (lambda op: op.role not in ("attention", "lm_head")) if role == "body" else \
             (lambda op: op.role == "lm_head")
-        return self._cached(("mixed-" + role, n), (n,) if role == "body" else (1,) * n, keep)
+        return self._cached(("pass-" + role, n), (n,) if role == "body" else (1,) * n, keep)
 
     def _chunk_attention(self, tokens: int, before: int, count: int) -> Cost:
         """Attention of ``count`` prompt chunks of ``tokens`` after ``before`` cached tokens."""
@@ -340,13 +343,11 @@ class StepCost:
             cost = self._cache[key] = self._simulate("prefill", lens, keep, prior)
         return cost
 
-    def _part(self, role: str, tokens: int, prompts: int = 1) -> Cost:
-        """Prefill of ``tokens`` split over ``prompts`` prompts: its attention ops or all its
-        other ops (which see only the token count, and the prompt count at the LM head)."""
-        keep = _is_attention if role == "attention" else (lambda op: op.role != "attention")
+    def _prompts_attention(self, tokens: int, prompts: int = 1) -> Cost:
+        """The attention of a prefill of ``tokens`` split evenly over ``prompts`` prompts."""
         q, extra = divmod(tokens, prompts)
-        return self._cached(("prefill-" + role, tokens, prompts),
-                            (q + 1,) * extra + (q,) * (prompts - extra), keep)
+        return self._cached(("prefill-attention", tokens, prompts),
+                            (q + 1,) * extra + (q,) * (prompts - extra), _is_attention)
 
     def _simulate(self, phase: str, lens: tuple[int, ...], keep=None, prior=()) -> Cost:
         """The step's cost. Exact mode simulates the whole model. Interpolation nodes
