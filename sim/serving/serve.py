@@ -127,8 +127,8 @@ def serve(arch: Arch | str, model: str, spec: str | dict | None = None, override
         totals = engine.run(stream)
         devices, decoder, name, kind = [engine], engine, arch.name, arch.kind
     else:
-        decoder = _decode_device(decode_arch, arch_over, model, work_over, base, cfg, costs,
-                                 engine, sink, on_step)
+        decoder, decoder_before = _decode_device(decode_arch, arch_over, model, work_over,
+                                                 base, cfg, costs, engine, sink, on_step)
         totals = _run_pair(engine, decoder, stream)
         devices = [engine, decoder]
         d_arch = decoder.cost.arch["decode"]
@@ -139,7 +139,7 @@ def serve(arch: Arch | str, model: str, spec: str | dict | None = None, override
                             "trace is empty)")
     before = {id(cost): simulated_before}
     if decoder is not engine:
-        before.setdefault(id(decoder.cost), decoder.simulated_before)
+        before.setdefault(id(decoder.cost), decoder_before)
     simulations = sum(c.simulations - before[id(c)]
                       for c in {id(d.cost): d.cost for d in devices}.values())
     metrics = _metrics(totals, devices, decoder.lim.blocks, cfg)
@@ -151,9 +151,10 @@ def serve(arch: Arch | str, model: str, spec: str | dict | None = None, override
 
 
 def _decode_device(decode_arch, arch_over, model: str, work_over, base: Workload, cfg,
-                   costs, prefill: ServingEngine, sink, on_step) -> ServingEngine:
+                   costs, prefill: ServingEngine, sink, on_step) -> tuple[ServingEngine, int]:
     """The decode device of a disaggregated pair, fed by ``prefill`` (whose limits become
-    those of a prefill device), sharing its totals."""
+    those of a prefill device), sharing its totals; and the simulations its step costs held
+    before this run."""
     if cfg.scheduler.chunked_prefill:
         raise WorkloadError("scheduler.chunked_prefill: true mixes prefill and decode in one "
                             "step; a disaggregated pair (decode_arch) runs them on two "
@@ -167,9 +168,8 @@ def _decode_device(decode_arch, arch_over, model: str, work_over, base: Workload
     decoder = ServingEngine(cost, disaggregated_limits(limits, "decode", cfg, per_token),
                             prefill.slo[0], prefill.slo[1], sink, on_step)
     decoder.totals = prefill.totals
-    decoder.simulated_before = cost.simulations
     prefill.handoff = decoder.deliver
-    return decoder
+    return decoder, cost.simulations
 
 
 def _run_pair(prefill: ServingEngine, decode: ServingEngine, stream) -> Totals:

@@ -11,12 +11,12 @@ run of thousands of steps costs a few dozen simulations:
   per-request work, attention over the cache) is reproduced exactly. Where the family's cost
   depends on how the tokens spread over the requests (PIM channels each serving whole
   requests), the ratio of the longest request to the mean is a third axis, and a node's
-  batch holds one request that long and the others even.
-- **prefill** of prompts ``p_1 .. p_n``: the non-attention ops at ``T = sum p_i`` tokens over
-  ``n`` prompts (linear in ``T`` between nodes) plus the attention of each distinct prompt
-  length with its count of prompts (log-log between nodes, exact for a power law). Both parts
-  are simulations of the step's own ops, split by role, so per-op overheads count as often as
-  in the step.
+  batch holds one request that long and the others falling off geometrically from it.
+- **prefill** of prompts ``p_1 .. p_n``: the ops other than attention and the LM head at
+  ``T = sum p_i`` tokens, the LM head at its ``n`` rows (each linear between nodes on an axis
+  of its own), plus the attention of each distinct prompt length with its count of prompts
+  (log-log between nodes, exact for a power law). The parts are simulations of the step's own
+  ops, split by role, so per-op overheads count as often as in the step.
 - **mixed** (chunked prefill): prompt chunks beside decodes in one step, simulated as one
   prefill pass in which a decode is a one-token chunk after its cached tokens. Interpolated as
   its parts: the ops other than attention and the LM head at the step's tokens, the LM head at
@@ -234,14 +234,12 @@ class StepCost:
 
     # ---- interpolation --------------------------------------------------------------------
     def _adaptive(self, name: tuple, x: int, f: Callable[[int], Cost], log: bool = False,
-                  limit: int | None = None, floor: int = 1) -> Cost:
+                  limit: int | None = None) -> Cost:
         """``f(x)`` interpolated between the grid nodes around ``x``: an interval is halved
         until its midpoint agrees with the interpolation within :data:`TOLERANCE` (a tile
         edge makes a step that no spacing of nodes would see). ``name`` identifies ``f``;
-        nodes above ``limit`` are not simulated (the two below extrapolate), nor those below
-        ``floor``."""
+        nodes above ``limit`` are not simulated (the two below extrapolate)."""
         lo, hi = grid_nodes(x)
-        lo = max(lo, floor)
         if limit is not None and hi > limit and x > lo:
             lo, hi = _below(lo), lo
         else:
